@@ -1,0 +1,442 @@
+"""The Wasm host: the only module that touches wasmtime.
+
+One compiled module per process (optionally loaded from a precompiled cache
+on disk), one store and instance per thread (a wasmtime Store is not
+thread-safe), bounded memory and a fuel budget per call (fuel counts work,
+not wall-clock time, so a loaded machine does not fire it on ordinary calls).
+
+Calls go through ``wasmtime_func_call_unchecked`` with pre-built argument
+arrays: ``Func.__call__`` re-reads the function type on every call, which
+costs tens of microseconds; this path costs a few.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import wasmtime
+from wasmtime import _bindings as _raw
+from wasmtime import _ffi as ffi
+
+from .._exceptions import CoreError, RuleError
+
+__all__ = [
+    "DEFAULT_FUEL",
+    "DEFAULT_MEMORY_LIMIT",
+    "Core",
+    "CoreSettings",
+    "RawResult",
+    "cache_dir_from_env",
+    "get_core",
+]
+
+logger = logging.getLogger("arcguard.core")
+
+#: Instructions-ish of work one decision may use (a typical one uses ~1e5).
+DEFAULT_FUEL = 400_000_000
+#: Linear memory one instance may grow to.
+DEFAULT_MEMORY_LIMIT = 128 * 1024 * 1024
+
+STATUS_OK = 0
+STATUS_CONFIG = 1
+STATUS_DECODE = 2
+STATUS_NO_RULESET = 3
+
+_WASM_NAME = "arcguard_core.wasm"
+_U32 = struct.Struct("<I")
+_RESULT_HEAD = struct.Struct("<BI")
+
+# The C functions themselves, declared without argtypes and called with
+# pre-built ctypes values: ctypes' per-call argument conversion through
+# wasmtime-py's declarations costs more than the Wasm call itself.
+_lib = ctypes.CDLL(ffi.dll._name)
+_call_unchecked = _lib.wasmtime_func_call_unchecked
+_call_unchecked.restype = ctypes.c_void_p
+_set_fuel = _lib.wasmtime_context_set_fuel
+_set_fuel.restype = ctypes.c_void_p
+_memory_data = _lib.wasmtime_memory_data
+_memory_data.restype = ctypes.c_void_p
+_memory_size = _lib.wasmtime_memory_data_size
+_memory_size.restype = ctypes.c_size_t
+_string_at = ctypes.string_at
+_memmove = ctypes.memmove
+_TWO = ctypes.c_size_t(2)
+
+
+def _addr(obj: object) -> ctypes.c_void_p:
+    return ctypes.c_void_p(ctypes.addressof(obj))  # type: ignore[arg-type]
+
+
+#: One rule's raw result: conclusion code (0 allow, 1 deny, 2 needs remote,
+#: 3 not run, 4 error) and the reason's JSON text.
+RawResult = tuple[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    """How the Wasm core is run.
+
+    Attributes:
+        fuel: work budget per call; exhausting it makes that decision ERROR.
+        memory_limit: bytes of linear memory per instance.
+        cache_dir: where the precompiled module is cached; None disables the cache.
+    """
+
+    fuel: int = DEFAULT_FUEL
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    cache_dir: Path | None = None
+
+
+def cache_dir_from_env(environ: Mapping[str, str]) -> Path | None:
+    """The precompiled-module cache directory for this environment.
+
+    ``ARCGUARD_CACHE_DIR`` (empty or ``off`` disables), else
+    ``$XDG_CACHE_HOME/arcguard``, else ``~/.cache/arcguard``.
+    """
+    explicit = environ.get("ARCGUARD_CACHE_DIR")
+    if explicit is not None:
+        return None if explicit.strip() in ("", "off", "0") else Path(explicit)
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "arcguard"
+
+
+def _wasm_bytes() -> bytes:
+    return resources.files(__package__).joinpath(_WASM_NAME).read_bytes()
+
+
+class _Instance:
+    """One store + instance, used by one thread only."""
+
+    __slots__ = (
+        "_args",
+        "_args_p",
+        "_base",
+        "_buf_cap",
+        "_buf_ptr",
+        "_ctx",
+        "_f_buffer",
+        "_f_compile",
+        "_f_decide",
+        "_f_drop",
+        "_fuel",
+        "_keep",
+        "_limit",
+        "_mem",
+        "_store",
+        "_trap",
+        "_trap_p",
+        "rulesets",
+    )
+
+    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, settings: CoreSettings):
+        store = wasmtime.Store(engine)
+        store.set_limits(memory_size=settings.memory_limit)
+        try:
+            instance = wasmtime.Instance(store, module, [])
+        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
+            raise CoreError(f"cannot instantiate the Wasm core: {exc}") from exc
+        exports = instance.exports(store)
+        mem = exports["memory"]
+        if not isinstance(mem, wasmtime.Memory):
+            raise CoreError("the Wasm core exports no memory")
+        funcs = {}
+        for name in ("ag_buffer", "ag_compile", "ag_decide", "ag_drop"):
+            f = exports[name]
+            if not isinstance(f, wasmtime.Func):
+                raise CoreError(f"the Wasm core does not export {name}")
+            funcs[name] = f._func
+        self._store = store
+        # Keep the export structs alive: the raw pointers below point into them.
+        self._keep = (mem._memory, funcs)
+        self._ctx = ctypes.c_void_p(ctypes.cast(store._context(), ctypes.c_void_p).value)
+        self._fuel = ctypes.c_uint64(settings.fuel)
+        self._mem = _addr(mem._memory)
+        self._f_buffer = _addr(funcs["ag_buffer"])
+        self._f_compile = _addr(funcs["ag_compile"])
+        self._f_decide = _addr(funcs["ag_decide"])
+        self._f_drop = _addr(funcs["ag_drop"])
+        self._args = (ffi.wasmtime_val_raw_t * 2)()
+        self._args_p = _addr(self._args)
+        self._trap = ctypes.c_void_p()
+        self._trap_p = _addr(self._trap)
+        # Memories never move (Config.memory_may_move = False), so the base
+        # address is read once.
+        self._base: int = _memory_data(self._ctx, self._mem)
+        self._limit = settings.memory_limit
+        self._buf_ptr = 0
+        self._buf_cap = 0
+        #: rule-set configuration text -> id inside this instance
+        self.rulesets: dict[str, int] = {}
+
+    def _call(self, func: ctypes.c_void_p) -> None:
+        # The raw call: the argument array doubles as the result array.
+        err = _set_fuel(self._ctx, self._fuel)
+        if err:
+            raise CoreError(_error_text(err))
+        err = _call_unchecked(self._ctx, func, self._args_p, _TWO, self._trap_p)
+        if self._trap.value:
+            trap = wasmtime.Trap._from_ptr(
+                ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t))
+            )
+            self._trap.value = None
+            raise CoreError(f"the Wasm core trapped: {trap.message}")
+        if err:
+            raise CoreError(f"the Wasm core failed: {_error_text(err)}")
+
+    def _write(self, data: bytes) -> int:
+        n = len(data)
+        if n > self._buf_cap:
+            self._args[0].i32 = n
+            self._call(self._f_buffer)
+            self._buf_ptr = self._args[0].i32 & 0xFFFFFFFF
+            self._buf_cap = n
+        _memmove(self._base + self._buf_ptr, data, n)
+        return n
+
+    def _read_output(self) -> tuple[int, bytes]:
+        packed = self._args[0].i64
+        ptr, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
+        if length == 0 or ptr + length > _memory_size(self._ctx, self._mem):
+            raise CoreError("the Wasm core answered out of bounds")
+        out = _string_at(self._base + ptr, length)
+        return out[0], out[1:]
+
+    def compile(self, config: str) -> int:
+        data = config.encode()
+        n = self._write(data)
+        self._args[0].i32 = n
+        self._call(self._f_compile)
+        status, payload = self._read_output()
+        if status == STATUS_CONFIG:
+            raise _rule_error(payload.decode("utf-8", "replace"))
+        if status != STATUS_OK or len(payload) != 4:
+            raise CoreError(f"the Wasm core could not compile the rules (status {status})")
+        rid: int = _U32.unpack(payload)[0]
+        self.rulesets[config] = rid
+        return rid
+
+    def decide(self, ruleset: int, request: bytes) -> bytes:
+        n = len(request)
+        if n > self._buf_cap:
+            self._write(request)
+        else:
+            _memmove(self._base + self._buf_ptr, request, n)
+        args = self._args
+        args[0].i32 = ruleset
+        args[1].i32 = n
+        self._call(self._f_decide)
+        packed = args[0].i64
+        ptr, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
+        # Bounds: the answer lies inside the memory limit we set.
+        if length == 0 or ptr + length > self._limit:
+            raise CoreError("the Wasm core answered out of bounds")
+        out = _string_at(self._base + ptr, length)
+        if out[0] != STATUS_OK:
+            raise CoreError(
+                f"the Wasm core rejected the request: {out[1:].decode('utf-8', 'replace')}"
+            )
+        return out[1:]
+
+    def drop(self, ruleset: int) -> None:
+        self._args[0].i32 = ruleset
+        self._call(self._f_drop)
+
+
+def _error_text(err: int) -> str:
+    return str(
+        wasmtime.WasmtimeError._from_ptr(
+            ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t))
+        )
+    )
+
+
+def _rule_error(text: str) -> RuleError:
+    import json
+
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return RuleError(f"invalid rules: {text}")
+    idx, kind, option = d.get("rule"), d.get("kind") or "", d.get("option") or ""
+    pos, message = d.get("position"), d.get("message") or "invalid"
+    where = f"rule {idx} ({kind})" if idx is not None else "rules"
+    text = f"{where}: {option}: {message}" if option else f"{where}: {message}"
+    if pos is not None and "position" not in message:
+        text += f" (at position {pos})"
+    return RuleError(text, rule_index=idx, kind=kind, option=option, position=pos)
+
+
+def decode_results(payload: bytes) -> list[RawResult]:
+    """Decodes the core's per-rule results (see core-wasm/core/src/result.rs)."""
+    try:
+        (count,) = _U32.unpack_from(payload, 0)
+        at, out = 4, []
+        for _ in range(count):
+            code, length = _RESULT_HEAD.unpack_from(payload, at)
+            at += 5
+            out.append((code, payload[at : at + length].decode("utf-8", "replace")))
+            at += length
+    except struct.error as exc:
+        raise CoreError("the Wasm core returned a truncated result") from exc
+    return out
+
+
+class Core:
+    """The compiled Wasm core of this process, with one instance per thread.
+
+    Example::
+
+        core = get_core()
+        rules = core.compile('{"rules": [{"kind": "bot", "mode": "LIVE", "deny": ["CURL"]}]}')
+        results = core.evaluate(rules, encoded_request)
+    """
+
+    def __init__(self, settings: CoreSettings | None = None) -> None:
+        self.settings = settings or CoreSettings()
+        config = wasmtime.Config()
+        config.consume_fuel = True
+        config.memory_may_move = False
+        self._engine = wasmtime.Engine(config)
+        self._module = self._load_module(_wasm_bytes())
+        self._local = threading.local()
+        self._traps = 0
+        self._lock = threading.Lock()
+
+    # -- module loading -------------------------------------------------------
+
+    def _cache_path(self, wasm: bytes) -> Path | None:
+        d = self.settings.cache_dir
+        if d is None:
+            return None
+        key = hashlib.sha256(wasm + wasmtime.__version__.encode()).hexdigest()[:32]
+        return d / f"arcguard-core-{key}.cwasm"
+
+    @staticmethod
+    def _cache_dir_is_safe(d: Path) -> bool:
+        # A precompiled module is native code: only trust a directory that is
+        # ours and not writable by others.
+        try:
+            st = d.stat()
+        except OSError:
+            return False
+        return st.st_uid == os.getuid() and not (st.st_mode & 0o022)
+
+    def _load_module(self, wasm: bytes) -> wasmtime.Module:
+        path = self._cache_path(wasm)
+        if path is not None and path.exists() and self._cache_dir_is_safe(path.parent):
+            try:
+                module = wasmtime.Module.deserialize_file(self._engine, str(path))
+                self.cache_hit = True
+                return module
+            except wasmtime.WasmtimeError as exc:
+                logger.info("ignoring stale precompiled core %s: %s", path, exc)
+        self.cache_hit = False
+        try:
+            module = wasmtime.Module(self._engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            raise CoreError(f"cannot compile the Wasm core: {exc}") from exc
+        if path is not None:
+            self._store_cache(path, module)
+        return module
+
+    def _store_cache(self, path: Path, module: wasmtime.Module) -> None:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not self._cache_dir_is_safe(path.parent):
+                return
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "wb") as f:
+                f.write(module.serialize())
+            os.replace(tmp, path)
+        except OSError as exc:
+            logger.info("cannot cache the precompiled core in %s: %s", path.parent, exc)
+
+    # -- per-thread instances -------------------------------------------------
+
+    def _instance(self) -> _Instance:
+        inst: _Instance | None = getattr(self._local, "instance", None)
+        if inst is None:
+            inst = _Instance(self._engine, self._module, self.settings)
+            self._local.instance = inst
+        return inst
+
+    def _replace_instance(self, exc: CoreError) -> None:
+        self._local.instance = None
+        with self._lock:
+            self._traps += 1
+            first = self._traps == 1
+        if first:
+            logger.warning("Wasm core failure, instance replaced: %s", exc)
+        else:
+            logger.debug("Wasm core failure, instance replaced: %s", exc)
+
+    @property
+    def failures(self) -> int:
+        """How many times an instance trapped or ran out of budget and was replaced."""
+        return self._traps
+
+    def compile(self, config: str) -> str:
+        """Compiles a rule-set configuration (JSON) in this thread's instance.
+
+        Returns a handle (the configuration itself) for :meth:`evaluate`; other
+        threads compile it lazily on first use.
+
+        Raises:
+            RuleError: naming the rule, option and position of a problem.
+        """
+        inst = self._instance()
+        if config not in inst.rulesets:
+            try:
+                inst.compile(config)
+            except CoreError as exc:
+                self._replace_instance(exc)
+                raise
+        return config
+
+    def evaluate(self, config: str, request: bytes) -> list[RawResult]:
+        """Evaluates every rule of a compiled configuration on an encoded request.
+
+        Raises:
+            CoreError: the core trapped or ran out of fuel (the instance is replaced).
+        """
+        return decode_results(self.evaluate_raw(config, request))
+
+    def evaluate_raw(self, config: str, request: bytes) -> bytes:
+        """Like :meth:`evaluate`, returning the undecoded result payload."""
+        inst = self._instance()
+        try:
+            rid = inst.rulesets.get(config)
+            if rid is None:
+                rid = inst.compile(config)
+            return inst.decide(rid, request)
+        except CoreError as exc:
+            self._replace_instance(exc)
+            raise
+        except RuleError as exc:  # cannot happen for a config compiled before
+            raise CoreError(str(exc)) from exc
+
+
+_default: Core | None = None
+_default_lock = threading.Lock()
+
+
+def get_core(settings: CoreSettings | None = None) -> Core:
+    """The process-wide core (compiled once). ``settings`` apply on first call only."""
+    global _default
+    core = _default
+    if core is None:
+        with _default_lock:
+            if _default is None:
+                _default = Core(settings or CoreSettings(cache_dir=cache_dir_from_env(os.environ)))
+            core = _default
+    return core

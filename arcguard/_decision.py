@@ -1,0 +1,294 @@
+"""Decisions: what ArcGuard concluded about one request, and why."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "BotReason",
+    "Conclusion",
+    "Decision",
+    "ErrorReason",
+    "FilterReason",
+    "RateLimitReason",
+    "Reason",
+    "RuleResult",
+    "RuleState",
+    "ShieldReason",
+    "reason_from_json",
+]
+
+
+class Conclusion(str, Enum):
+    """The outcome of a decision or of one rule."""
+
+    ALLOW = "ALLOW"
+    DENY = "DENY"
+    ERROR = "ERROR"
+
+
+class RuleState(str, Enum):
+    """How a rule took part in a decision."""
+
+    RUN = "RUN"  #: evaluated in LIVE mode
+    DRY_RUN = "DRY_RUN"  #: evaluated, reported, never denies
+    NOT_RUN = "NOT_RUN"  #: skipped (an earlier LIVE rule denied, or its ``match`` was false)
+    CACHED = "CACHED"  #: answered from the deny cache
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a rule or a decision concluded what it did. ``type`` names the family."""
+
+    type: str = "NONE"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The reason as plain JSON-able data."""
+        return {"type": self.type}
+
+
+@dataclass(frozen=True, slots=True)
+class BotReason(Reason):
+    """A bot rule's reason: the bot found (None for a browser) and its categories."""
+
+    bot: str | None = None
+    categories: tuple[str, ...] = ()
+    denied: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "bot": self.bot, "categories": list(self.categories),
+                "denied": self.denied}
+
+
+@dataclass(frozen=True, slots=True)
+class FilterReason(Reason):
+    """A filter rule's reason: the expression that matched, if any."""
+
+    matched: str | None = None
+    index: int | None = None
+    list: str = "deny"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "matched": self.matched, "index": self.index,
+                "list": self.list}
+
+
+@dataclass(frozen=True, slots=True)
+class ShieldReason(Reason):
+    """A shield rule's reason: the attack category, where it was found, an excerpt."""
+
+    suspicious: bool = False
+    category: str | None = None
+    location: str | None = None
+    excerpt: str | None = None
+    #: True when the client is blocked for crossing the suspicion threshold.
+    escalated: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "suspicious": self.suspicious, "category": self.category,
+                "location": self.location, "excerpt": self.excerpt,
+                "escalated": self.escalated}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitReason(Reason):
+    """A rate limit's state for this client after this request."""
+
+    max: int = 0
+    remaining: int = 0
+    #: Seconds until the limit resets (a token is added, for a bucket).
+    reset: float = 0.0
+    #: The window or interval, in seconds.
+    window: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "max": self.max, "remaining": self.remaining,
+                "reset": self.reset, "window": self.window}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReason(Reason):
+    """Why no decision could be made (the request is allowed unless fail-closed)."""
+
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class _OtherReason(Reason):
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+_RATE_LIMIT_TYPES = ("RATE_LIMIT", "fixed_window", "sliding_window", "token_bucket")
+
+
+def reason_from_json(text: str) -> Reason:
+    """Builds a typed reason from the core's or the service's JSON object text."""
+    try:
+        d = json.loads(text) if text else {}
+    except ValueError:
+        return ErrorReason(type="ERROR", message=f"unreadable reason {text[:80]!r}")
+    if not isinstance(d, dict):
+        return ErrorReason(type="ERROR", message="reason is not an object")
+    return reason_from_dict(d)
+
+
+def reason_from_dict(d: dict[str, Any]) -> Reason:
+    """Builds a typed reason from a dict (as produced by ``Reason.to_dict``)."""
+    t = str(d.get("type", "NONE"))
+    if t == "BOT":
+        return BotReason(type=t, bot=d.get("bot"), categories=tuple(d.get("categories") or ()),
+                         denied=bool(d.get("denied")))
+    if t == "FILTER":
+        return FilterReason(type=t, matched=d.get("matched"), index=d.get("index"),
+                            list=str(d.get("list", "deny")))
+    if t == "SHIELD":
+        return ShieldReason(type=t, suspicious=bool(d.get("suspicious")),
+                            category=d.get("category"), location=d.get("location"),
+                            excerpt=d.get("excerpt"), escalated=bool(d.get("escalated")))
+    if t in _RATE_LIMIT_TYPES:
+        return RateLimitReason(type="RATE_LIMIT", max=int(d.get("max", 0)),
+                               remaining=int(d.get("remaining", 0)),
+                               reset=float(d.get("reset", 0.0)),
+                               window=float(d.get("window", 0.0)))
+    if t == "ERROR":
+        return ErrorReason(type=t, message=str(d.get("message", "")))
+    return _OtherReason(type=t, data=d)
+
+
+class RuleResult:
+    """One rule's part in a decision.
+
+    Attributes:
+        kind: the rule's kind (``"bot"``, ``"filter"``, ``"shield"``, ``"fixed_window"``...).
+        mode: ``"LIVE"`` or ``"DRY_RUN"``.
+        state: a :class:`RuleState`.
+        conclusion: what the rule concluded (a DRY_RUN rule may conclude DENY
+            without denying the request).
+        reason: a :class:`Reason` (parsed lazily).
+        ttl: seconds a DENY may be cached (0: not cached).
+    """
+
+    __slots__ = ("_reason", "_reason_text", "conclusion", "kind", "mode", "state", "ttl")
+
+    def __init__(
+        self,
+        kind: str,
+        mode: str,
+        state: RuleState,
+        conclusion: Conclusion,
+        reason: Reason | str,
+        ttl: float = 0.0,
+    ) -> None:
+        self.kind = kind
+        self.mode = mode
+        self.state = state
+        self.conclusion = conclusion
+        self.ttl = ttl
+        if isinstance(reason, str):
+            self._reason: Reason | None = None
+            self._reason_text = reason
+        else:
+            self._reason = reason
+            self._reason_text = ""
+
+    @property
+    def reason(self) -> Reason:
+        """The rule's reason."""
+        if self._reason is None:
+            self._reason = reason_from_json(self._reason_text)
+        return self._reason
+
+    def is_denied(self) -> bool:
+        """Whether the rule concluded DENY (even in DRY_RUN)."""
+        return self.conclusion is Conclusion.DENY
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for logs and JSON output."""
+        return {"kind": self.kind, "mode": self.mode, "state": self.state.value,
+                "conclusion": self.conclusion.value, "reason": self.reason.to_dict(),
+                "ttl": self.ttl}
+
+    def __repr__(self) -> str:
+        return (f"RuleResult(kind={self.kind!r}, mode={self.mode!r}, state={self.state.value}, "
+                f"conclusion={self.conclusion.value}, reason={self.reason!r})")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name != "_reason" and hasattr(self, name):
+            raise AttributeError(f"RuleResult is immutable: cannot set {name}")
+        object.__setattr__(self, name, value)
+
+
+class Decision:
+    """ArcGuard's decision about one request. Immutable.
+
+    Example::
+
+        decision = guard.protect(request)
+        if decision.is_denied():
+            return Response("Forbidden", status_code=403)
+
+    Attributes:
+        id: a unique id, for logs.
+        conclusion: ALLOW, DENY or ERROR.
+        reason: the deciding rule's reason (the first LIVE DENY), the error, or
+            for ALLOW the last rule's reason.
+        results: one :class:`RuleResult` per rule, in the guard's order.
+        ttl: seconds the DENY is cached for (0 otherwise).
+        ip: the client IP used.
+    """
+
+    __slots__ = ("_fail_open", "conclusion", "id", "ip", "reason", "results", "ttl")
+
+    def __init__(
+        self,
+        *,
+        id: str,  # noqa: A002
+        conclusion: Conclusion,
+        reason: Reason,
+        results: tuple[RuleResult, ...],
+        ttl: float,
+        ip: str,
+        fail_open: bool = True,
+    ) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "conclusion", conclusion)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "results", results)
+        object.__setattr__(self, "ttl", ttl)
+        object.__setattr__(self, "ip", ip)
+        object.__setattr__(self, "_fail_open", fail_open)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Decision is immutable")
+
+    def is_denied(self) -> bool:
+        """True if the request should be refused (DENY, or ERROR when fail-closed)."""
+        c = self.conclusion
+        return c is Conclusion.DENY or (c is Conclusion.ERROR and not self._fail_open)
+
+    def is_allowed(self) -> bool:
+        """True if the request may proceed (ALLOW, or ERROR when fail-open)."""
+        return not self.is_denied()
+
+    def is_error(self) -> bool:
+        """True if no decision could be made (see ``reason`` for why)."""
+        return self.conclusion is Conclusion.ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, for logs and JSON output."""
+        return {"id": self.id, "conclusion": self.conclusion.value,
+                "reason": self.reason.to_dict(), "ttl": self.ttl, "ip": self.ip,
+                "rules": [r.to_dict() for r in self.results]}
+
+    def __repr__(self) -> str:
+        return (f"Decision(conclusion={self.conclusion.value}, reason={self.reason!r}, "
+                f"ip={self.ip!r}, ttl={self.ttl})")
