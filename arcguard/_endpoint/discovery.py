@@ -74,9 +74,11 @@ def srv_order(
     ordered: list[Candidate] = []
     for priority in sorted({c.priority for c in candidates}):
         # RFC 2782: zero-weight entries go first in the running sum, so they
-        # can still be chosen when the random number is 0.
+        # can still be chosen when the random number is 0. Sorting by name too
+        # makes the order depend on the rng alone, not on the server's answer order.
         group = sorted(
-            (c for c in candidates if c.priority == priority), key=lambda c: c.weight != 0
+            (c for c in candidates if c.priority == priority),
+            key=lambda c: (c.weight != 0, c.host, c.port),
         )
         while group:
             total = sum(c.weight for c in group)

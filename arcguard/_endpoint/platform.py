@@ -225,6 +225,7 @@ def resolve_template(
     """
     if not template.strip():
         return None
-    if region is None and "region" in check_template(template):
+    fields = check_template(template)
+    if region is None and "region" in fields:
         return None
     return template.format(base=base, region=region or "", platform=platform)
