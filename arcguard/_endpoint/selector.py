@@ -546,34 +546,33 @@ class EndpointSelector:
                 self._probed_once = True
                 return None
             current = self._current
-            if current not in {e.target for e in entries}:
-                # Keep the endpoint in use reachable for fail-over bookkeeping.
+            by_target = {e.target: e for e in entries}
+            mine = by_target.get(current)
+            healthy = [e for e in entries if e.probe is not None and e.probe.ok]
+            chosen: _Entry | None = None
+            reason = ""
+            if not healthy:
+                logger.warning("no candidate answered the probes; keeping %s", current)
+            elif healthy[0].target != current:
+                best = healthy[0]
+                best_ms = best.probe.median_ms if best.probe is not None else None
+                if self._preferred is not None and best.target == self._preferred:
+                    chosen, reason = best, "platform endpoint healthy again"
+                elif not self._probed_once:
+                    chosen, reason = best, f"lowest median round trip ({best_ms:.2f} ms)"
+                elif mine is None or mine.probe is None or not mine.probe.ok:
+                    chosen, reason = best, f"{current} unhealthy or gone; best healthy endpoint"
+                else:
+                    ours = mine.probe.median_ms or 0.0
+                    theirs = best_ms or 0.0
+                    if theirs < ours * (1.0 - self._settings.switch_margin):
+                        chosen, reason = best, f"faster: {theirs:.2f} ms against {ours:.2f} ms"
+            if chosen is None and mine is None:
+                # Keep the endpoint still in use in the list, for fail-over bookkeeping.
                 entries.append(old[current])
             self._entries = tuple(entries)
             self._by_target = {e.target: e for e in self._entries}
-            healthy = [e for e in self._entries if e.probe is not None and e.probe.ok]
-            change: EndpointChange | None = None
-            if not healthy:
-                logger.warning("no candidate answered the probes; keeping %s", current)
-            else:
-                best = healthy[0]
-                mine = self._by_target[current]
-                reason: str | None = None
-                if best.target == current:
-                    reason = None
-                elif self._preferred is not None and best.target == self._preferred:
-                    reason = "platform endpoint healthy again"
-                elif not self._probed_once:
-                    reason = f"lowest median round trip ({best.probe.median_ms:.2f} ms)"  # type: ignore[union-attr]
-                elif mine.probe is None or not mine.probe.ok or mine.down:
-                    reason = f"{current} unhealthy; best healthy endpoint"
-                else:
-                    ours = mine.probe.median_ms or 0.0
-                    theirs = best.probe.median_ms or 0.0  # type: ignore[union-attr]
-                    if theirs < ours * (1.0 - self._settings.switch_margin):
-                        reason = f"faster: {theirs:.2f} ms against {ours:.2f} ms"
-                if reason is not None:
-                    change = self._switch_locked(best, reason)
+            change = self._switch_locked(chosen, reason) if chosen is not None else None
             self._probed_once = True
             return change
 
