@@ -1,0 +1,415 @@
+"""The decide engine: local (Wasm) results completed with shared state.
+
+The engine's logic is written once, as a generator that *yields* store
+operations and receives their answers (sans-I/O); :meth:`Engine.decide` drives
+it with a sync store and :meth:`Engine.adecide` with an async one, so both
+faces differ only in I/O.
+
+Per rule, in order:
+
+* a local result other than NEEDS_REMOTE is kept (shield rules: see below);
+* NEEDS_REMOTE from a rate-limit rule (its ``match`` applied) is resolved by
+  the store: key ``"<rule_id>:<fingerprint>"``, cost ``requested``; ALLOW or
+  DENY with a ``RATE_LIMIT`` reason, and for a LIVE DENY ``ttl = reset``;
+* **once a LIVE rule has denied, later rate-limit rules are not consumed**:
+  they answer NOT_RUN (3), so a request that is refused anyway does not eat
+  into the client's other budgets. Earlier rate limits were consumed already.
+  DRY_RUN rules consume (they are measured) but never stop later rules;
+* a store failure gives ERROR (4) for that rule only;
+* NEEDS_REMOTE from any other kind of rule (the engine has no resolver for it)
+  gives ERROR, so the engine never answers 2.
+
+Shield escalation, per shield rule, keyed by ``"<rule_id>:<ip key>"`` (IPv6 by
+/64): a suspicious local result (1) increments a counter living ``window``
+seconds; when it reaches ``threshold`` the client is blocked for
+``block_for`` (a LIVE suspicious request that triggers the block carries
+``ttl = block_for``). A clean local result (0) of a blocked client becomes
+DENY ``{"type":"SHIELD","suspicious":false,"escalated":true}`` with ``ttl`` the
+block's remaining time. If the store fails, a suspicious request is still
+denied (the local verdict stands, the count is lost); a clean request gets
+ERROR. Once a LIVE rule has denied, the block is not looked up (the request
+is refused anyway) but suspicion is still counted.
+
+``ttl`` is 0 for DRY_RUN rules: they never deny, so nothing is cached.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._core import Core, get_core
+from .._exceptions import CoreError
+from .._fingerprint import fingerprint, ip_key
+from .._request import RequestDetails
+from .._rules import RateLimitRule, Rule, ShieldRule, rules_config
+from .memory import AsyncMemoryStore
+from .ratelimit import LimitSpec, RateLimitOutcome, spec_for
+from .store import AsyncStore, Store, StoreUnavailable
+
+__all__ = [
+    "CODE_ALLOW",
+    "CODE_DENY",
+    "CODE_ERROR",
+    "CODE_NEEDS_REMOTE",
+    "CODE_NOT_RUN",
+    "DEFAULT_MAX_RULESETS",
+    "Engine",
+    "EngineDecision",
+    "RuleOutcome",
+]
+
+CODE_ALLOW = 0
+CODE_DENY = 1
+CODE_NEEDS_REMOTE = 2
+CODE_NOT_RUN = 3
+CODE_ERROR = 4
+
+#: Distinct rule sets whose compiled plan the engine keeps (oldest dropped first).
+DEFAULT_MAX_RULESETS = 128
+
+_ESCALATED = '{"type":"SHIELD","suspicious":false,"escalated":true}'
+
+_OTHER, _RATE, _SHIELD = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """One rule's final result.
+
+    Attributes:
+        code: 0 ALLOW, 1 DENY, 3 NOT_RUN or 4 ERROR (never 2 NEEDS_REMOTE).
+        reason: the reason as JSON object text (see ``arcguard._decision``).
+        ttl: seconds a DENY may be cached; 0 otherwise.
+    """
+
+    code: int
+    reason: str
+    ttl: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class EngineDecision:
+    """The engine's answer: one :class:`RuleOutcome` per rule, in the rules' order."""
+
+    results: tuple[RuleOutcome, ...]
+
+
+def _error(message: str) -> RuleOutcome:
+    return RuleOutcome(CODE_ERROR, json.dumps({"type": "ERROR", "message": message}))
+
+
+def _rate_reason(o: RateLimitOutcome) -> str:
+    # Built by hand: json.dumps costs more than the whole store check.
+    return (
+        f'{{"type":"RATE_LIMIT","max":{o.limit},"remaining":{o.remaining},'
+        f'"reset":{o.reset!r},"window":{o.window!r}}}'
+    )
+
+
+class _RulePlan:
+    """What the engine needs of one rule, computed once per rule set."""
+
+    __slots__ = ("block_for", "characteristics", "kind", "live", "role", "rule_id", "spec",
+                 "threshold", "window")
+
+    def __init__(self, rule: Rule) -> None:
+        self.kind = rule.kind
+        self.live = rule.mode == "LIVE"
+        self.rule_id = rule.rule_id
+        self.role = _OTHER
+        self.characteristics: tuple[str, ...] = ()
+        self.spec: LimitSpec | None = None
+        self.threshold, self.window, self.block_for = 0, 0.0, 0.0
+        if isinstance(rule, RateLimitRule):
+            self.role = _RATE
+            self.characteristics = rule.characteristics
+            self.spec = spec_for(rule)
+        elif isinstance(rule, ShieldRule):
+            self.role = _SHIELD
+            self.threshold, self.window, self.block_for = (
+                rule.threshold, rule.window, rule.block_for)
+
+
+class _Plan:
+    __slots__ = ("config", "handle", "rules")
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.config = rules_config(rules)
+        self.rules = tuple(_RulePlan(r) for r in rules)
+        self.handle: str | None = None
+
+
+_Op = tuple[Any, ...]
+_Logic = Generator[_Op, Any, Any]
+
+
+class Engine:
+    """Completes the Wasm core's local results with rate limits and shield escalation.
+
+    Example::
+
+        engine = Engine(MemoryStore())
+        decision = engine.decide(details, [fixed_window(window="60s", max=100)])
+        decision.results[0].code  # 0 ALLOW or 1 DENY
+
+    Parameters:
+        store: a sync :class:`~.store.Store` (use :meth:`decide`) or an
+            :class:`~.store.AsyncStore` (use :meth:`adecide`). A
+            :class:`~.memory.MemoryStore` serves both.
+        core: the Wasm core (default: the process-wide one, built on first need).
+        clock: seconds since the epoch; injected for tests.
+        max_rulesets: distinct rule sets whose plan (and compiled handle) is kept.
+    """
+
+    def __init__(
+        self,
+        store: Store | AsyncStore,
+        *,
+        core: Core | None = None,
+        clock: Callable[[], float] = time.time,
+        max_rulesets: int = DEFAULT_MAX_RULESETS,
+    ) -> None:
+        self._store = store
+        self._core = core
+        self._clock = clock
+        self._max_rulesets = max_rulesets
+        self._plans: dict[tuple[Rule, ...], _Plan] = {}
+        self._plans_lock = threading.Lock()
+        is_async = inspect.iscoroutinefunction(getattr(store, "hit", None))
+        self._async_store: Any = store if is_async else None
+        if not is_async:
+            self._sync_store: Any = store
+        elif isinstance(store, AsyncMemoryStore):
+            self._sync_store = store.sync
+        else:
+            self._sync_store = None
+        # A sync store that never blocks may be called from an event loop.
+        self._inline = self._sync_store is not None and bool(
+            getattr(self._sync_store, "nonblocking", False)
+        )
+
+    @property
+    def store(self) -> Store | AsyncStore:
+        """The store given at construction."""
+        return self._store
+
+    # -- public faces -------------------------------------------------------------
+
+    def decide(
+        self,
+        details: RequestDetails,
+        rules: Sequence[Rule],
+        *,
+        requested: int = 1,
+        local: Sequence[tuple[int, str]] | None = None,
+    ) -> EngineDecision:
+        """Decides a request with a sync store.
+
+        Parameters:
+            details: the request.
+            rules: the guard's rules, in order.
+            requested: units a rate-limit check consumes (tokens, requests).
+            local: the Wasm core's ``(code, reason_json)`` per rule, if already
+                computed; otherwise the core is run here.
+
+        Raises:
+            TypeError: the engine was built with an async-only store.
+            ValueError: ``requested`` < 1, or ``local`` of the wrong length.
+        """
+        if self._sync_store is None:
+            raise TypeError("this engine has an async store: use adecide()")
+        plan, local = self._prepare(details, rules, requested, local)
+        return self._drive_sync(  # type: ignore[no-any-return]
+            self._logic(plan, details, requested, local, self._clock())
+        )
+
+    async def adecide(
+        self,
+        details: RequestDetails,
+        rules: Sequence[Rule],
+        *,
+        requested: int = 1,
+        local: Sequence[tuple[int, str]] | None = None,
+    ) -> EngineDecision:
+        """Decides a request with an async store. See :meth:`decide`.
+
+        Raises:
+            TypeError: the engine was built with a sync store that may block.
+            ValueError: ``requested`` < 1, or ``local`` of the wrong length.
+        """
+        plan, local = self._prepare(details, rules, requested, local)
+        gen = self._logic(plan, details, requested, local, self._clock())
+        return await self._drive(gen)  # type: ignore[no-any-return]
+
+    def record(
+        self, details: RequestDetails, rules: Sequence[Rule], local: Sequence[tuple[int, str]]
+    ) -> None:
+        """Counts shield suspicion of a request the SDK decided locally (and reported).
+
+        Only the counting part of shield escalation runs: nothing is consumed
+        and nothing is looked up.
+
+        Raises:
+            StoreUnavailable: the store failed (the count is lost).
+            TypeError / ValueError: as :meth:`decide`.
+        """
+        if self._sync_store is None:
+            raise TypeError("this engine has an async store: use arecord()")
+        plan, local = self._prepare(details, rules, 1, local)
+        self._drive_sync(self._record_logic(plan, details, local, self._clock()), reraise=True)
+
+    async def arecord(
+        self, details: RequestDetails, rules: Sequence[Rule], local: Sequence[tuple[int, str]]
+    ) -> None:
+        """The async face of :meth:`record`."""
+        plan, local = self._prepare(details, rules, 1, local)
+        await self._drive(self._record_logic(plan, details, local, self._clock()), reraise=True)
+
+    # -- preparation ----------------------------------------------------------------
+
+    def _plan(self, rules: Sequence[Rule]) -> _Plan:
+        key = tuple(rules)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = _Plan(key)
+            with self._plans_lock:
+                if len(self._plans) >= self._max_rulesets:
+                    self._plans.pop(next(iter(self._plans)))
+                self._plans[key] = plan
+        return plan
+
+    def _prepare(
+        self,
+        details: RequestDetails,
+        rules: Sequence[Rule],
+        requested: int,
+        local: Sequence[tuple[int, str]] | None,
+    ) -> tuple[_Plan, Sequence[tuple[int, str]]]:
+        if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+            raise ValueError(f"requested must be a positive integer, got {requested!r}")
+        plan = self._plan(rules)
+        if local is None:
+            core = self._core
+            if core is None:
+                core = self._core = get_core()
+            try:
+                if plan.handle is None:
+                    plan.handle = core.compile(plan.config)
+                local = core.evaluate(plan.handle, details.encode())
+            except CoreError as exc:
+                msg = f"wasm core: {exc}"
+                local = [(CODE_ERROR, json.dumps({"type": "ERROR", "message": msg}))] * len(
+                    plan.rules
+                )
+        if len(local) != len(plan.rules):
+            raise ValueError(f"local has {len(local)} results for {len(plan.rules)} rules")
+        return plan, local
+
+    # -- drivers --------------------------------------------------------------------
+
+    def _drive_sync(self, gen: _Logic, *, reraise: bool = False) -> Any:
+        store = self._sync_store
+        try:
+            op = next(gen)
+            while True:
+                try:
+                    result = getattr(store, op[0])(*op[1:])
+                except StoreUnavailable as exc:
+                    if reraise:
+                        raise
+                    op = gen.throw(exc)
+                else:
+                    op = gen.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    async def _drive(self, gen: _Logic, *, reraise: bool = False) -> Any:
+        if self._async_store is None:
+            if not self._inline:
+                raise TypeError("this engine has a blocking sync store: use decide()")
+            return self._drive_sync(gen, reraise=reraise)
+        store = self._async_store
+        try:
+            op = next(gen)
+            while True:
+                try:
+                    result = await getattr(store, op[0])(*op[1:])
+                except StoreUnavailable as exc:
+                    if reraise:
+                        raise
+                    op = gen.throw(exc)
+                else:
+                    op = gen.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    # -- the logic (no I/O: store operations are yielded) ---------------------------------
+
+    def _logic(
+        self,
+        plan: _Plan,
+        details: RequestDetails,
+        requested: int,
+        local: Sequence[tuple[int, str]],
+        now: float,
+    ) -> _Logic:
+        out: list[RuleOutcome] = []
+        denied = False  # a LIVE rule has denied
+        for rp, (code, reason) in zip(plan.rules, local, strict=True):
+            if rp.role == _RATE and code == CODE_NEEDS_REMOTE:
+                if denied:
+                    res = RuleOutcome(CODE_NOT_RUN, reason)
+                else:
+                    key = rp.rule_id + ":" + fingerprint(rp.characteristics, details)
+                    try:
+                        o: RateLimitOutcome = yield ("hit", rp.spec, key, requested, now)
+                    except StoreUnavailable as exc:
+                        res = _error(str(exc))
+                    else:
+                        if o.allowed:
+                            res = RuleOutcome(CODE_ALLOW, _rate_reason(o))
+                        else:
+                            res = RuleOutcome(CODE_DENY, _rate_reason(o), o.reset if rp.live else 0.0)
+            elif rp.role == _SHIELD and code in (CODE_ALLOW, CODE_DENY):
+                res = RuleOutcome(code, reason)
+                ckey = rp.rule_id + ":" + ip_key(details.ip)
+                if code == CODE_DENY:
+                    try:
+                        if (yield ("incr_window", ckey, rp.window, 1, now)) >= rp.threshold:
+                            yield ("block", ckey, rp.block_for, now)
+                            if rp.live:
+                                res = RuleOutcome(CODE_DENY, reason, rp.block_for)
+                    except StoreUnavailable:
+                        pass  # the local verdict stands; this suspicion is not counted
+                elif not denied:
+                    try:
+                        left: float = yield ("blocked_for", ckey, now)
+                    except StoreUnavailable as exc:
+                        res = _error(str(exc))
+                    else:
+                        if left > 0.0:
+                            res = RuleOutcome(CODE_DENY, _ESCALATED, left if rp.live else 0.0)
+            elif code == CODE_NEEDS_REMOTE:
+                res = _error(f"the engine cannot resolve a remote check for rule kind {rp.kind!r}")
+            else:
+                res = RuleOutcome(code, reason)
+            if res.code == CODE_DENY and rp.live:
+                denied = True
+            out.append(res)
+        return EngineDecision(tuple(out))
+
+    def _record_logic(
+        self, plan: _Plan, details: RequestDetails, local: Sequence[tuple[int, str]], now: float
+    ) -> _Logic:
+        for rp, (code, _reason) in zip(plan.rules, local, strict=True):
+            if rp.role == _SHIELD and code == CODE_DENY:
+                ckey = rp.rule_id + ":" + ip_key(details.ip)
+                if (yield ("incr_window", ckey, rp.window, 1, now)) >= rp.threshold:
+                    yield ("block", ckey, rp.block_for, now)
+        return None

@@ -1,0 +1,267 @@
+"""RedisStore: shared state for many decide-service replicas. The only module that touches redis.
+
+Every check-and-update is one Lua script (``lua/*.lua``, shipped as package
+data), run with ``EVALSHA`` and loaded again on ``NOSCRIPT`` (a restarted or
+flushed server), so replicas sharing one Redis never over-admit.
+
+One clock: the scripts read the Redis server's ``TIME``, so replicas agree on
+window boundaries even when their own clocks are skewed. The engine's ``now``
+is ignored, except with ``use_client_clock=True`` (tests only: the property
+tests drive Redis and the pure arithmetic with the same injected clock).
+
+Keys use a Redis Cluster hash tag around the engine's key, so everything about
+one client of one rule lives in one slot::
+
+    arcguard:{<rule_id>:<fingerprint>}:fw    fixed window   (hash i, c)
+    arcguard:{<rule_id>:<fingerprint>}:sw    sliding window (hash i, p, c)
+    arcguard:{<rule_id>:<fingerprint>}:tb    token bucket   (hash t, l)
+    arcguard:{<rule_id>:<ip key>}:cnt        shield suspicion counter (hash s, c)
+    arcguard:{<rule_id>:<ip key>}:blk        shield block flag (hash u)
+
+Each key expires (``PEXPIRE``) once its state is indistinguishable from none
+(plus a slack), so Redis holds only live limits.
+
+Failures (connection refused, timeouts, any Redis error) raise
+:class:`~.store.StoreUnavailable`; commands are never retried, since a retried
+script whose first attempt did run would count twice. redis-py reconnects on
+the next command, so limits resume by themselves when Redis is back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.exceptions import RedisError
+
+from .ratelimit import LimitSpec, RateLimitOutcome
+from .store import StoreUnavailable
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_KEY_PREFIX",
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_TTL_SLACK",
+    "RedisSettings",
+    "RedisStore",
+    "SyncRedisStore",
+]
+
+#: Seconds to connect to Redis before giving up on this request.
+DEFAULT_CONNECT_TIMEOUT = 0.05
+#: Seconds to wait for one command's answer.
+DEFAULT_TIMEOUT = 0.05
+#: Prefix of every key.
+DEFAULT_KEY_PREFIX = "arcguard"
+#: Seconds a key outlives the moment its state stops mattering.
+DEFAULT_TTL_SLACK = 1.0
+#: The slack with a client clock, whose time need not follow Redis's own.
+_CLIENT_CLOCK_TTL_SLACK = 3600.0
+
+_SUFFIX = {"fixed_window": "fw", "sliding_window": "sw", "token_bucket": "tb"}
+_SCRIPTS = (
+    "fixed_window",
+    "sliding_window",
+    "token_bucket",
+    "incr_window",
+    "block",
+    "blocked_for",
+)
+
+
+def _script_source(name: str) -> str:
+    return resources.files(__package__).joinpath("lua").joinpath(f"{name}.lua").read_text("utf-8")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """How to reach Redis.
+
+    Attributes:
+        url: ``redis://host:port/db`` (``rediss://`` for TLS, ``unix://`` for a socket).
+        connect_timeout: seconds to connect.
+        timeout: seconds per command.
+        key_prefix: the prefix of every key.
+        max_connections: pool size (None: redis-py's default).
+        use_client_clock: take ``now`` from the caller instead of Redis ``TIME``.
+            For tests only: replicas with skewed clocks would disagree.
+    """
+
+    url: str
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    timeout: float = DEFAULT_TIMEOUT
+    key_prefix: str = DEFAULT_KEY_PREFIX
+    max_connections: int | None = None
+    use_client_clock: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.url, str) or "://" not in self.url:
+            raise ValueError(f"Redis URL must look like redis://host:port/db, got {self.url!r}")
+        for name in ("connect_timeout", "timeout"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 60:
+                raise ValueError(f"{name} must be between 0 and 60 seconds, got {v!r}")
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of ``redis.Redis.from_url``."""
+        kw: dict[str, Any] = {
+            "socket_connect_timeout": self.connect_timeout,
+            "socket_timeout": self.timeout,
+            "retry": None,
+            "retry_on_error": [],
+        }
+        if self.max_connections is not None:
+            kw["max_connections"] = self.max_connections
+        return kw
+
+
+class _RedisBase:
+    """What both faces share: keys, script arguments and answers. No I/O."""
+
+    def __init__(self, settings: RedisSettings) -> None:
+        self.settings = settings
+        self._prefix = settings.key_prefix + ":{"
+        self._client_clock = settings.use_client_clock
+        slack = _CLIENT_CLOCK_TTL_SLACK if settings.use_client_clock else DEFAULT_TTL_SLACK
+        self._slack = str(int(slack * 1000))
+
+    def _now(self, now: float) -> str:
+        return repr(float(now)) if self._client_clock else ""
+
+    def _hit_args(self, spec: LimitSpec, key: str, cost: int, now: float) -> tuple[str, list[Any]]:
+        k = self._prefix + key + "}:" + _SUFFIX[spec.algorithm]
+        args: list[Any] = [self._now(now), self._slack, spec.limit, repr(spec.window)]
+        if spec.algorithm == "token_bucket":
+            args.append(spec.refill)
+        args.append(cost)
+        return k, args
+
+    @staticmethod
+    def _outcome(spec: LimitSpec, reply: Any) -> RateLimitOutcome:
+        allowed, remaining, reset = reply
+        return RateLimitOutcome(
+            allowed == 1, spec.limit, int(remaining), float(reset), spec.window
+        )
+
+    def _counter_key(self, key: str) -> str:
+        return self._prefix + key + "}:cnt"
+
+    def _block_key(self, key: str) -> str:
+        return self._prefix + key + "}:blk"
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    return StoreUnavailable(f"redis: {type(exc).__name__}: {exc}")
+
+
+class RedisStore(_RedisBase):
+    """The :class:`~.store.AsyncStore` on Redis (``redis.asyncio``), for the decide service.
+
+    Example::
+
+        store = RedisStore("redis://127.0.0.1:6379/0")
+        outcome = await store.hit(spec, "rule:ip:1.2.3.4", 1, time.time())
+        await store.close()
+
+    Parameters:
+        url: ``redis://host:port/db``, or a :class:`RedisSettings`.
+        options: the other :class:`RedisSettings` fields (timeouts default to 50 ms).
+
+    Raises:
+        ValueError: on a malformed URL or timeout.
+    """
+
+    def __init__(self, url: str | RedisSettings, **options: Any) -> None:
+        base = url if isinstance(url, RedisSettings) else RedisSettings(url, **options)
+        super().__init__(base)
+        self.client: redis.asyncio.Redis = redis.asyncio.Redis.from_url(
+            base.url, **base.client_kwargs()
+        )
+        self._scripts = {n: self.client.register_script(_script_source(n)) for n in _SCRIPTS}
+
+    async def _run(self, name: str, key: str, args: list[Any]) -> Any:
+        try:
+            return await self._scripts[name](keys=[key], args=args)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def hit(self, spec: LimitSpec, key: str, cost: int, now: float) -> RateLimitOutcome:
+        """See :meth:`.store.Store.hit`."""
+        k, args = self._hit_args(spec, key, cost, now)
+        return self._outcome(spec, await self._run(spec.algorithm, k, args))
+
+    async def incr_window(self, key: str, window_s: float, amount: int, now: float) -> int:
+        """See :meth:`.store.Store.incr_window`."""
+        args = [self._now(now), self._slack, repr(float(window_s)), amount]
+        return int(await self._run("incr_window", self._counter_key(key), args))
+
+    async def block(self, key: str, ttl_s: float, now: float) -> None:
+        """See :meth:`.store.Store.block`."""
+        args = [self._now(now), self._slack, repr(float(ttl_s))]
+        await self._run("block", self._block_key(key), args)
+
+    async def blocked_for(self, key: str, now: float) -> float:
+        """See :meth:`.store.Store.blocked_for`."""
+        return float(await self._run("blocked_for", self._block_key(key), [self._now(now)]))
+
+    async def ping(self) -> bool:
+        """Whether Redis answers PING within the timeout."""
+        try:
+            return bool(await self.client.ping())
+        except (RedisError, OSError):
+            return False
+
+    async def close(self) -> None:
+        """Closes the connection pool."""
+        await self.client.aclose()
+
+
+class SyncRedisStore(_RedisBase):
+    """The sync :class:`~.store.Store` on Redis (tests, tools, benchmarks).
+
+    Same keys, scripts and semantics as :class:`RedisStore`.
+    """
+
+    def __init__(self, url: str | RedisSettings, **options: Any) -> None:
+        base = url if isinstance(url, RedisSettings) else RedisSettings(url, **options)
+        super().__init__(base)
+        self.client: redis.Redis = redis.Redis.from_url(base.url, **base.client_kwargs())
+        self._scripts = {n: self.client.register_script(_script_source(n)) for n in _SCRIPTS}
+
+    def _run(self, name: str, key: str, args: list[Any]) -> Any:
+        try:
+            return self._scripts[name](keys=[key], args=args)
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from exc
+
+    def hit(self, spec: LimitSpec, key: str, cost: int, now: float) -> RateLimitOutcome:
+        """See :meth:`.store.Store.hit`."""
+        k, args = self._hit_args(spec, key, cost, now)
+        return self._outcome(spec, self._run(spec.algorithm, k, args))
+
+    def incr_window(self, key: str, window_s: float, amount: int, now: float) -> int:
+        """See :meth:`.store.Store.incr_window`."""
+        args = [self._now(now), self._slack, repr(float(window_s)), amount]
+        return int(self._run("incr_window", self._counter_key(key), args))
+
+    def block(self, key: str, ttl_s: float, now: float) -> None:
+        """See :meth:`.store.Store.block`."""
+        self._run("block", self._block_key(key), [self._now(now), self._slack, repr(float(ttl_s))])
+
+    def blocked_for(self, key: str, now: float) -> float:
+        """See :meth:`.store.Store.blocked_for`."""
+        return float(self._run("blocked_for", self._block_key(key), [self._now(now)]))
+
+    def ping(self) -> bool:
+        """Whether Redis answers PING within the timeout."""
+        try:
+            return bool(self.client.ping())
+        except (RedisError, OSError):
+            return False
+
+    def close(self) -> None:
+        """Closes the connection pool."""
+        self.client.close()
