@@ -188,24 +188,27 @@ class RuleResult:
         reason: Reason | str,
         ttl: float = 0.0,
     ) -> None:
-        self.kind = kind
-        self.mode = mode
-        self.state = state
-        self.conclusion = conclusion
-        self.ttl = ttl
+        setattr_ = object.__setattr__
+        setattr_(self, "kind", kind)
+        setattr_(self, "mode", mode)
+        setattr_(self, "state", state)
+        setattr_(self, "conclusion", conclusion)
+        setattr_(self, "ttl", ttl)
         if isinstance(reason, str):
-            self._reason: Reason | None = None
-            self._reason_text = reason
+            setattr_(self, "_reason", None)
+            setattr_(self, "_reason_text", reason)
         else:
-            self._reason = reason
-            self._reason_text = ""
+            setattr_(self, "_reason", reason)
+            setattr_(self, "_reason_text", "")
 
     @property
     def reason(self) -> Reason:
         """The rule's reason."""
-        if self._reason is None:
-            self._reason = reason_from_json(self._reason_text)
-        return self._reason
+        reason = self._reason
+        if reason is None:
+            reason = reason_from_json(self._reason_text)
+            object.__setattr__(self, "_reason", reason)
+        return reason
 
     def is_denied(self) -> bool:
         """Whether the rule concluded DENY (even in DRY_RUN)."""
@@ -222,9 +225,7 @@ class RuleResult:
                 f"conclusion={self.conclusion.value}, reason={self.reason!r})")
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name != "_reason" and hasattr(self, name):
-            raise AttributeError(f"RuleResult is immutable: cannot set {name}")
-        object.__setattr__(self, name, value)
+        raise AttributeError("RuleResult is immutable")
 
 
 class Decision:
@@ -246,14 +247,14 @@ class Decision:
         ip: the client IP used.
     """
 
-    __slots__ = ("_fail_open", "conclusion", "id", "ip", "reason", "results", "ttl")
+    __slots__ = ("_fail_open", "_reason", "conclusion", "id", "ip", "results", "ttl")
 
     def __init__(
         self,
         *,
         id: str,  # noqa: A002
         conclusion: Conclusion,
-        reason: Reason,
+        reason: Reason | RuleResult,
         results: tuple[RuleResult, ...],
         ttl: float,
         ip: str,
@@ -261,7 +262,8 @@ class Decision:
     ) -> None:
         object.__setattr__(self, "id", id)
         object.__setattr__(self, "conclusion", conclusion)
-        object.__setattr__(self, "reason", reason)
+        # A RuleResult stands for its (lazily parsed) reason.
+        object.__setattr__(self, "_reason", reason)
         object.__setattr__(self, "results", results)
         object.__setattr__(self, "ttl", ttl)
         object.__setattr__(self, "ip", ip)
@@ -269,6 +271,12 @@ class Decision:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Decision is immutable")
+
+    @property
+    def reason(self) -> Reason:
+        """The deciding rule's reason, the error, or for ALLOW the last rule's reason."""
+        r = self._reason
+        return r.reason if isinstance(r, RuleResult) else r
 
     def is_denied(self) -> bool:
         """True if the request should be refused (DENY, or ERROR when fail-closed)."""

@@ -9,6 +9,7 @@ import ipaddress
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -152,13 +153,9 @@ class RequestDetails:
         for k, v in self.extras.items():
             items.append(k.encode("utf-8", "surrogateescape"))
             items.append(v.encode("utf-8", "surrogateescape"))
-        n = len(items)
-        return (
-            struct.pack(
-                f"<{n + 2}I", len(self._raw_headers), len(self.extras), *map(len, items)
-            )
-            + b"".join(items)
-        )
+        return _head(len(items)).pack(
+            len(self._raw_headers), len(self.extras), *map(len, items)
+        ) + b"".join(items)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the CLI's JSON request format)."""
@@ -175,6 +172,11 @@ class RequestDetails:
 
     def __repr__(self) -> str:
         return f"RequestDetails(ip={self.ip!r}, method={self.method!r}, path={self.path!r})"
+
+
+@lru_cache(maxsize=256)
+def _head(n_items: int) -> struct.Struct:
+    return struct.Struct(f"<{n_items + 2}I")
 
 
 # -- client IP ----------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib.metadata
 import logging
 import os
 import struct
@@ -53,6 +54,11 @@ STATUS_DECODE = 2
 STATUS_NO_RULESET = 3
 
 _WASM_NAME = "arcguard_core.wasm"
+
+try:
+    _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored installs
+    _WASMTIME_VERSION = "unknown"
 _U32 = struct.Struct("<I")
 _RESULT_HEAD = struct.Struct("<BI")
 
@@ -318,7 +324,7 @@ class Core:
         d = self.settings.cache_dir
         if d is None:
             return None
-        key = hashlib.sha256(wasm + wasmtime.__version__.encode()).hexdigest()[:32]
+        key = hashlib.sha256(wasm + _WASMTIME_VERSION.encode()).hexdigest()[:32]
         return d / f"arcguard-core-{key}.cwasm"
 
     @staticmethod

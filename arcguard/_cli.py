@@ -1,0 +1,244 @@
+"""The ``arcguard`` command line.
+
+Commands:
+    check   evaluate requests (JSON lines) or attack corpora against a rules file
+    serve   run the decide service
+    dev     run the decide service on loopback with development defaults
+    probe   show the platform found, each candidate endpoint's round trips and the choice
+    demo    run a demo app protected by ArcGuard in local dev mode
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
+
+from ._exceptions import ConfigurationError
+from ._guard import ArcGuard
+from ._request import RequestDetails
+from ._rules import Rule, rule_from_config
+
+__all__ = ["load_rules", "main"]
+
+
+def load_rules(path: str | Path) -> tuple[list[Rule], dict[str, Any]]:
+    """Reads a TOML rules file: ``[[rules]]`` tables with ``kind`` and the
+    options of the matching Python constructor, and an optional ``[guard]``
+    table of :class:`ArcGuard` options (``fail_open``, ``trusted_proxies``...).
+
+    Raises:
+        ConfigurationError: naming the file, the rule and the problem.
+    """
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"{p}: cannot read rules file: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{p}: invalid TOML: {exc}") from None
+    tables = data.get("rules")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigurationError(f"{p}: expected one or more [[rules]] tables")
+    rules = []
+    for i, table in enumerate(tables):
+        try:
+            rules.append(rule_from_config(table))
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{p}: rules[{i}]: {exc}") from None
+    guard_opts = data.get("guard", {})
+    if not isinstance(guard_opts, dict):
+        raise ConfigurationError(f"{p}: [guard] must be a table")
+    return rules, guard_opts
+
+
+def _request_from_json(line: str, lineno: int) -> tuple[RequestDetails, dict[str, Any]]:
+    try:
+        d = json.loads(line)
+    except ValueError as exc:
+        raise ValueError(f"line {lineno}: invalid JSON: {exc}") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"line {lineno}: expected a JSON object")
+    headers = d.get("headers") or {}
+    if isinstance(headers, dict):
+        header_items = [(str(k), str(v)) for k, v in headers.items()]
+    elif isinstance(headers, list):
+        header_items = [(str(k), str(v)) for k, v in headers]
+    else:
+        raise ValueError(f"line {lineno}: headers must be an object or a list of pairs")
+    path = str(d.get("path") or "/")
+    query = str(d.get("query") or "")
+    if "?" in path and not query:
+        path, query = path.split("?", 1)
+    body = d.get("body") or ""
+    details = RequestDetails(
+        ip=str(d.get("ip") or "127.0.0.1"),
+        method=str(d.get("method") or "GET"),
+        host=str(d.get("host") or dict((k.lower(), v) for k, v in header_items).get("host", "")),
+        path=path,
+        query=query,
+        headers=header_items,
+        body=body.encode() if isinstance(body, str) else bytes(body),
+    )
+    extras = d.get("extras") or {}
+    return details, {"label": d.get("label"), "extras": extras}
+
+
+def _inputs(args: argparse.Namespace) -> Iterator[tuple[RequestDetails, dict[str, Any]]]:
+    if args.values:
+        for path in args.values:
+            label = Path(path).stem
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                for raw in f:
+                    value = raw.rstrip("\n")
+                    if not value.strip() or value.startswith("#"):
+                        continue
+                    details = RequestDetails(
+                        ip="192.0.2.10", method="GET", host="app.example", path="/search",
+                        query=f"{args.param}={quote(value, safe='')}",
+                        headers=[("host", "app.example"), ("user-agent", _BROWSER_UA),
+                                 ("accept", "text/html")],
+                    )
+                    yield details, {"label": label, "extras": {}}
+        return
+    stream: IO[str]
+    if args.requests in (None, "-"):
+        stream = sys.stdin
+    else:
+        stream = open(args.requests, encoding="utf-8")  # noqa: SIM115
+    with stream:
+        for lineno, line in enumerate(stream, 1):
+            if line.strip():
+                yield _request_from_json(line, lineno)
+
+
+_BROWSER_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        rules, opts = load_rules(args.rules)
+        guard = ArcGuard(rules=rules, environ={"ARCGUARD_ENV": "development"}, **opts)
+    except (ConfigurationError, TypeError) as exc:
+        print(f"arcguard check: {exc}", file=sys.stderr)
+        return 2
+    table: dict[str, list[int]] = {}
+    out = sys.stdout
+    try:
+        for details, meta in _inputs(args):
+            extras = meta["extras"]
+            decision = guard.protect(details, **extras) if extras else guard.protect(details)
+            label = meta["label"]
+            if args.summary:
+                row = table.setdefault(str(label or "requests"), [0, 0, 0])
+                row[0] += 1
+                row[1] += decision.conclusion.value == "DENY"
+                row[2] += decision.conclusion.value == "ERROR"
+                continue
+            line: dict[str, Any] = {
+                "conclusion": decision.conclusion.value,
+                "reason": decision.reason.to_dict(),
+                "ip": decision.ip,
+                "rules": [
+                    {"kind": r.kind, "mode": r.mode, "state": r.state.value,
+                     "conclusion": r.conclusion.value, "reason": r.reason.to_dict()}
+                    for r in decision.results
+                ],
+            }
+            if label is not None:
+                line["label"] = label
+            out.write(json.dumps(line) + "\n")
+    except ValueError as exc:
+        print(f"arcguard check: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        guard.close()
+    if args.summary:
+        out.write(f"{'label':<24} {'requests':>9} {'denied':>8} {'rate':>8} {'errors':>7}\n")
+        for label, (n, denied, errors) in sorted(table.items()):
+            rate = 100.0 * denied / n if n else 0.0
+            out.write(f"{label:<24} {n:>9} {denied:>8} {rate:>7.1f}% {errors:>7}\n")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from ._demo import build_demo_app
+    except ImportError as exc:
+        print(f"arcguard demo needs the demo extra (pip install 'arcguard[demo]'): {exc}",
+              file=sys.stderr)
+        return 2
+    app = build_demo_app()
+    print(f"ArcGuard demo (local dev mode) on http://{args.host}:{args.port}/ — try:\n"
+          f"  curl -i http://{args.host}:{args.port}/            (curl is a bot: 403)\n"
+          f"  curl -i -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0' "
+          f"'http://{args.host}:{args.port}/search?q=1%27%20OR%201=1--'   (SQL injection: 403)\n",
+          flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``arcguard`` command."""
+    parser = argparse.ArgumentParser(prog="arcguard", description="ArcGuard request security")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="evaluate requests against a rules file, locally")
+    check.add_argument("--rules", required=True, help="TOML rules file ([[rules]] tables)")
+    check.add_argument("requests", nargs="?", default="-",
+                       help="JSON lines, one request each ({method, path, query, headers, body, "
+                            "ip}); '-' or absent reads standard input")
+    check.add_argument("--values", nargs="+", metavar="FILE",
+                       help="instead of requests: one raw value per line, each sent as the "
+                            "query parameter --param (for attack corpora)")
+    check.add_argument("--param", default="q", help="query parameter for --values (default q)")
+    check.add_argument("--summary", action="store_true",
+                       help="print a table of denials per label instead of one line per request")
+    check.set_defaults(func=_check)
+
+    from decide_service import add_serve_arguments, run_dev, run_serve
+
+    serve = sub.add_parser("serve", help="run the decide service")
+    add_serve_arguments(serve)
+    serve.set_defaults(func=run_serve)
+    dev = sub.add_parser("dev", help="run the decide service on loopback, development defaults")
+    add_serve_arguments(dev)
+    dev.set_defaults(func=run_dev)
+
+    from ._endpoint import add_probe_arguments, run_probe
+
+    probe = sub.add_parser("probe", help="show platform, candidate round trips and the choice")
+    add_probe_arguments(probe)
+    probe.set_defaults(func=run_probe)
+
+    demo = sub.add_parser("demo", help="run a demo app protected by ArcGuard (local dev mode)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``arcguard`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

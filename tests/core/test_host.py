@@ -1,0 +1,136 @@
+"""The Wasm host: compile once, raw calls, traps, budgets, threads, cache."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from arcguard import RequestDetails, RuleError
+from arcguard._core import Core, CoreSettings, decode_results
+from arcguard._exceptions import CoreError
+
+EMPTY = json.dumps({"rules": []})
+BOT = json.dumps({"rules": [{"kind": "bot", "mode": "LIVE", "deny": ["CATEGORY:HTTP_LIBRARY"]}]})
+
+
+def request(ua: str = "curl/8.4.0", **kw: object) -> bytes:
+    return RequestDetails(ip="198.51.100.4", headers={"user-agent": ua}, **kw).encode()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def core() -> Core:
+    return Core(CoreSettings())
+
+
+def test_empty_rule_set_gives_no_results(core: Core) -> None:
+    core.compile(EMPTY)
+    assert core.evaluate(EMPTY, request()) == []
+
+
+def test_bot_rule_denies_curl_and_allows_a_browser(core: Core) -> None:
+    core.compile(BOT)
+    [(code, reason)] = core.evaluate(BOT, request())
+    assert code == 1
+    assert json.loads(reason)["type"] == "BOT"
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
+    [(code, _)] = core.evaluate(BOT, request(firefox))
+    assert code == 0
+
+
+def test_unknown_rule_kind_names_the_rule(core: Core) -> None:
+    with pytest.raises(RuleError) as info:
+        core.compile(json.dumps({"rules": [{"kind": "bot", "mode": "LIVE", "deny": ["CURL"]},
+                                           {"kind": "nonsense"}]}))
+    assert info.value.rule_index == 1
+    assert "nonsense" in str(info.value)
+
+
+def test_invalid_json_config_is_a_rule_error(core: Core) -> None:
+    with pytest.raises(RuleError):
+        core.compile("{not json")
+
+
+def test_garbage_request_bytes_give_a_core_error_not_a_crash(core: Core) -> None:
+    core.compile(EMPTY)
+    with pytest.raises(CoreError):
+        core.evaluate(EMPTY, b"\xff\xff\xff\xff\xff\xff\xff\xff\x00")
+    # and the instance still works afterwards
+    assert core.evaluate(EMPTY, request()) == []
+
+
+def test_exhausted_fuel_is_a_core_error_and_the_instance_is_replaced() -> None:
+    core = Core(CoreSettings(fuel=2_000))
+    with pytest.raises(CoreError, match="fuel|trap"):
+        core.compile(BOT)
+    assert core.failures == 1
+
+
+def test_memory_limit_traps_instead_of_growing() -> None:
+    core = Core(CoreSettings(memory_limit=4 * 1024 * 1024))
+    core.compile(EMPTY)
+    big = request(body=b"x" * (8 * 1024 * 1024))
+    with pytest.raises(CoreError):
+        core.evaluate(EMPTY, big)
+    assert core.failures == 1
+    assert core.evaluate(EMPTY, request()) == []  # a fresh instance took over
+
+
+def test_eight_threads_hammering_one_core_agree(core: Core) -> None:
+    core.compile(BOT)
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait()
+            for n in range(300):
+                ua = "curl/8" if (i + n) % 2 else "Mozilla/5.0 (Windows NT 10.0; rv:126.0) Firefox/126.0"
+                [(code, _)] = core.evaluate(BOT, request(ua, path=f"/t{i}/{n}"))
+                if code != ((i + n) % 2):
+                    raise AssertionError(f"thread {i} call {n}: got {code}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert core.failures == 0
+
+
+def test_precompiled_module_cache_is_written_then_used(tmp_path: Path) -> None:
+    first = Core(CoreSettings(cache_dir=tmp_path / "c"))
+    assert first.cache_hit is False
+    files = list((tmp_path / "c").glob("*.cwasm"))
+    assert len(files) == 1
+    second = Core(CoreSettings(cache_dir=tmp_path / "c"))
+    assert second.cache_hit is True
+    second.compile(BOT)
+    assert second.evaluate(BOT, request())[0][0] == 1
+
+
+def test_a_corrupt_cache_file_falls_back_to_compiling(tmp_path: Path) -> None:
+    Core(CoreSettings(cache_dir=tmp_path))
+    [f] = tmp_path.glob("*.cwasm")
+    f.write_bytes(b"not a module")
+    core = Core(CoreSettings(cache_dir=tmp_path))
+    assert core.cache_hit is False
+    core.compile(EMPTY)
+    assert core.evaluate(EMPTY, request()) == []
+
+
+def test_a_world_writable_cache_dir_is_not_trusted(tmp_path: Path) -> None:
+    d = tmp_path / "shared"
+    Core(CoreSettings(cache_dir=d))
+    d.chmod(0o777)
+    assert Core(CoreSettings(cache_dir=d)).cache_hit is False
+
+
+def test_decode_results_rejects_truncated_payloads() -> None:
+    with pytest.raises(CoreError):
+        decode_results(b"\x02\x00\x00\x00\x00\x05\x00")
