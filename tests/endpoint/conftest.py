@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from endpoint_support import Backend, Dnsmasq
+
+from tests.endpoint.support import DOMAIN, Backend, Dnsmasq
 
 #: Extra one-way delay of each backend's proxy, in ms (round trip gains twice that).
 DELAYS_MS = {"fast": 0.0, "medium": 15.0, "slow": 40.0}
-
-DOMAIN = "arcguard.test"
 
 
 @pytest.fixture

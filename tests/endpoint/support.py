@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 __all__ = [
+    "DOMAIN",
     "Backend",
     "DelayProxy",
     "Dnsmasq",
@@ -33,6 +34,9 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
+
+#: The discovery domain the DNS tests serve (``.test`` is reserved, RFC 2606).
+DOMAIN = "arcguard.test"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:

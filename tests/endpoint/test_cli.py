@@ -7,9 +7,9 @@ import io
 import json
 
 import pytest
-from endpoint_support import Backend, free_port
 
 from arcguard._endpoint import add_probe_arguments, run_probe
+from tests.endpoint.support import Backend, free_port
 
 pytestmark = pytest.mark.integration
 

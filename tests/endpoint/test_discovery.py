@@ -6,11 +6,10 @@ import random
 from collections import Counter
 
 import pytest
-from conftest import DOMAIN
-from endpoint_support import Dnsmasq, free_port
 
 from arcguard._endpoint import Candidate, DiscoveryError, discover, srv_order
 from arcguard._endpoint.discovery import parse_txt_metadata
+from tests.endpoint.support import DOMAIN, Dnsmasq, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,10 @@ from collections.abc import Callable, Iterator
 
 import grpc
 import pytest
-from conftest import DOMAIN
-from endpoint_support import Backend, Dnsmasq
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from arcguard._endpoint import EndpointChange, EndpointSelector, EndpointSettings
+from tests.endpoint.support import DOMAIN, Backend, Dnsmasq
 
 pytestmark = pytest.mark.integration
 

@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
-from endpoint_support import Backend, _decide_service_server, free_port
 
 from arcguard._endpoint import Candidate, probe, rank
+from tests.endpoint.support import Backend, _decide_service_server, free_port
 
 pytestmark = pytest.mark.integration
 
