@@ -6,7 +6,9 @@ Everything binds to 127.0.0.1 only. Used by ``conftest.py`` and by
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import heapq
 import os
 import shutil
@@ -18,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import dns.exception
 import dns.resolver
@@ -27,6 +30,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 __all__ = [
     "DOMAIN",
     "Backend",
+    "DecideServiceServer",
     "DelayProxy",
     "Dnsmasq",
     "free_port",
@@ -174,33 +178,64 @@ class DelayProxy:
             thread.join(2.0)
 
 
-def _decide_service_server(port: int) -> tuple[grpc.Server, int] | None:
-    """The real decide service on 127.0.0.1:*port*, when its factory can give a sync server.
+class DecideServiceServer:
+    """The real decide service (``decide_service.create_server``) on 127.0.0.1.
 
-    ``decide_service.create_server(settings) -> (server, port)`` is being
-    written alongside; until it exists (or while it only builds a
-    ``grpc.aio`` server, which needs an event loop these threaded fixtures do
-    not run) the plain health server below stands in: probes only speak
-    grpc.health.v1, which both serve the same way.
+    The factory builds a ``grpc.aio`` server; it runs on an event loop in a
+    thread of its own so that these threaded tests can use it.
     """
-    try:
-        import decide_service
-    except ImportError:
-        return None
-    factory = getattr(decide_service, "create_server", None)
-    settings_type = getattr(decide_service, "Settings", None) or getattr(
-        decide_service, "ServerSettings", None
-    )
-    if factory is None or settings_type is None:
-        return None
-    try:
-        server, bound = factory(settings_type(host=LOOPBACK, port=port))
-    except Exception:
-        return None
-    if not isinstance(server, grpc.Server):
-        return None
-    server.start()
-    return server, int(bound)
+
+    def __init__(self, server: Any, port: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.server = server
+        self.port = port
+        self._loop = loop
+
+    @classmethod
+    def start(cls) -> DecideServiceServer | None:
+        """Start it, or return None while the factory does not exist or cannot start."""
+        try:
+            from decide_service import _settings as service_settings
+            from decide_service import create_server  # type: ignore[attr-defined]
+        except ImportError:
+            return None
+        known = {f.name for f in dataclasses.fields(service_settings.Settings)}
+        wanted = {"host": LOOPBACK, "port": 0, "metrics_port": None, "no_auth": True}
+        settings = service_settings.Settings(**{k: v for k, v in wanted.items() if k in known})
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, daemon=True)
+        thread.start()
+
+        async def build() -> tuple[Any, int]:
+            server, port = create_server(settings)
+            if hasattr(server, "start"):
+                started = server.start()
+                if asyncio.iscoroutine(started):
+                    await started
+            return server, int(port)
+
+        try:
+            server, port = asyncio.run_coroutine_threadsafe(build(), loop).result(10)
+        except Exception:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+            loop.close()
+            return None
+        instance = cls(server, port, loop)
+        instance._thread = thread  # type: ignore[attr-defined]
+        return instance
+
+    def stop(self) -> None:
+        """Stop the server and its loop."""
+
+        async def stop() -> None:
+            result = self.server.stop(None)
+            if asyncio.iscoroutine(result):
+                await result
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)  # type: ignore[attr-defined]
+        self._loop.close()
 
 
 def start_health_server(port: int = 0) -> tuple[grpc.Server, ThreadPoolExecutor, int]:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from arcguard._endpoint import Candidate, probe, rank
-from tests.endpoint.support import Backend, _decide_service_server, free_port
+from tests.endpoint.support import Backend, DecideServiceServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -73,15 +73,14 @@ def test_bad_arguments_raise() -> None:
 
 
 def test_probe_against_the_decide_service_when_its_factory_exists() -> None:
-    started = _decide_service_server(0)
-    if started is None:
-        pytest.skip("decide_service.create_server not available as a sync server yet")
-    server, port = started
+    service = DecideServiceServer.start()
+    if service is None:
+        pytest.skip("decide_service.create_server is not there yet")
     try:
-        [result] = probe([Candidate("127.0.0.1", port)], samples=3, timeout=0.5)
+        [result] = probe([Candidate("127.0.0.1", service.port)], samples=3, timeout=0.5)
         assert result.ok, result.error
     finally:
-        server.stop(None).wait()
+        service.stop()
 
 
 def test_probe_leaves_no_probe_threads_behind(backends: dict[str, Backend]) -> None:
