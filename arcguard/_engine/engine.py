@@ -115,8 +115,17 @@ def _rate_reason(o: RateLimitOutcome) -> str:
 class _RulePlan:
     """What the engine needs of one rule, computed once per rule set."""
 
-    __slots__ = ("block_for", "characteristics", "kind", "live", "role", "rule_id", "spec",
-                 "threshold", "window")
+    __slots__ = (
+        "block_for",
+        "characteristics",
+        "kind",
+        "live",
+        "role",
+        "rule_id",
+        "spec",
+        "threshold",
+        "window",
+    )
 
     def __init__(self, rule: Rule) -> None:
         self.kind = rule.kind
@@ -133,7 +142,10 @@ class _RulePlan:
         elif isinstance(rule, ShieldRule):
             self.role = _SHIELD
             self.threshold, self.window, self.block_for = (
-                rule.threshold, rule.window, rule.block_for)
+                rule.threshold,
+                rule.window,
+                rule.block_for,
+            )
 
 
 class _Plan:
@@ -375,7 +387,9 @@ class Engine:
                         if o.allowed:
                             res = RuleOutcome(CODE_ALLOW, _rate_reason(o))
                         else:
-                            res = RuleOutcome(CODE_DENY, _rate_reason(o), o.reset if rp.live else 0.0)
+                            res = RuleOutcome(
+                                CODE_DENY, _rate_reason(o), o.reset if rp.live else 0.0
+                            )
             elif rp.role == _SHIELD and code in (CODE_ALLOW, CODE_DENY):
                 res = RuleOutcome(code, reason)
                 ckey = rp.rule_id + ":" + ip_key(details.ip)

@@ -76,12 +76,12 @@ class LimitSpec:
     refill: int = 0
 
     @classmethod
-    def fixed_window(cls, *, max: int, window: float) -> LimitSpec:  # noqa: A002
+    def fixed_window(cls, *, max: int, window: float) -> LimitSpec:
         """A fixed-window limit of ``max`` per ``window`` seconds."""
         return cls("fixed_window", max, float(window))
 
     @classmethod
-    def sliding_window(cls, *, max: int, interval: float) -> LimitSpec:  # noqa: A002
+    def sliding_window(cls, *, max: int, interval: float) -> LimitSpec:
         """A sliding-window limit of ``max`` per rolling ``interval`` seconds."""
         return cls("sliding_window", max, float(interval))
 
@@ -110,16 +110,16 @@ class RateLimitOutcome(NamedTuple):
 
 
 class WindowState(NamedTuple):
-    """Fixed window: the window's index (``floor(now / window)``) and its count."""
+    """Fixed window: the window's index (``floor(now / window)``) and the units it admitted."""
 
-    index: float
-    count: int
+    window_index: float
+    hits: int
 
 
 class SlidingState(NamedTuple):
     """Sliding window: the current window's index and the previous and current counts."""
 
-    index: float
+    window_index: float
     prev: int
     cur: int
 
@@ -157,7 +157,7 @@ def fixed_window_hit(
     """One fixed-window check. See the module docstring."""
     w = spec.window
     index = float(math.floor(now / w))
-    count = state.count if state is not None and state.index == index else 0
+    count = state.hits if state is not None and state.window_index == index else 0
     allowed = count + cost <= spec.limit
     if allowed:
         count += cost
@@ -177,9 +177,9 @@ def sliding_window_hit(
     index = float(math.floor(now / w))
     prev = cur = 0
     if state is not None:
-        if state.index == index:
+        if state.window_index == index:
             prev, cur = state.prev, state.cur
-        elif state.index == index - 1:
+        elif state.window_index == index - 1:
             prev = state.cur
     start = index * w
     weight = 1.0 - (now - start) / w
@@ -251,8 +251,8 @@ def expires_at(spec: LimitSpec, state: State) -> float:
     if isinstance(state, BucketState):
         return state.last + (spec.limit - state.tokens) * spec.window / spec.refill
     if isinstance(state, SlidingState):
-        return (state.index + 2) * spec.window
-    return (state.index + 1) * spec.window
+        return (state.window_index + 2) * spec.window
+    return (state.window_index + 1) * spec.window
 
 
 def state_weight(state: State) -> int:
@@ -263,5 +263,5 @@ def state_weight(state: State) -> int:
     if isinstance(state, SlidingState):
         return state.prev + state.cur
     if isinstance(state, WindowState):
-        return state.count
+        return state.hits
     return 0

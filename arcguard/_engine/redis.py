@@ -142,9 +142,7 @@ class _RedisBase:
     @staticmethod
     def _outcome(spec: LimitSpec, reply: Any) -> RateLimitOutcome:
         allowed, remaining, reset = reply
-        return RateLimitOutcome(
-            allowed == 1, spec.limit, int(remaining), float(reset), spec.window
-        )
+        return RateLimitOutcome(allowed == 1, spec.limit, int(remaining), float(reset), spec.window)
 
     def _counter_key(self, key: str) -> str:
         return self._prefix + key + "}:cnt"

@@ -35,7 +35,7 @@ class Store(Protocol):
     """A synchronous store. Every method is atomic for its key."""
 
     def hit(self, spec: LimitSpec, key: str, cost: int, now: float) -> RateLimitOutcome:
-        """Checks ``cost`` units against the limit ``spec`` for ``key`` and consumes them if allowed.
+        """Checks ``cost`` units against the limit ``spec`` of ``key``; consumes them if allowed.
 
         Raises:
             StoreUnavailable: the store failed.

@@ -53,13 +53,10 @@ def _replica(url: str, spec: LimitSpec, key: str, hits: int, now: float | None) 
     from arcguard._engine import RedisStore
 
     async def main() -> int:
-        store = RedisStore(url, use_client_clock=now is not None, timeout=5.0,
-                           connect_timeout=5.0)
+        store = RedisStore(url, use_client_clock=now is not None, timeout=5.0, connect_timeout=5.0)
         try:
             t = now if now is not None else 0.0
-            outcomes = await asyncio.gather(
-                *(store.hit(spec, key, 1, t) for _ in range(hits))
-            )
+            outcomes = await asyncio.gather(*(store.hit(spec, key, 1, t) for _ in range(hits)))
             return sum(o.allowed for o in outcomes)
         finally:
             await store.close()

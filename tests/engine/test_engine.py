@@ -59,8 +59,7 @@ def test_rate_limit_through_the_wasm_core(engine: Engine) -> None:
     assert [codes(d) for d in got] == [[0], [0], [0], [1]]
     reason = reason_from_json(got[3].results[0].reason)
     assert isinstance(reason, RateLimitReason)
-    assert (reason.type, reason.max, reason.remaining, reason.window) == (
-        "RATE_LIMIT", 3, 0, 60.0)
+    assert (reason.type, reason.max, reason.remaining, reason.window) == ("RATE_LIMIT", 3, 0, 60.0)
     assert got[3].results[0].ttl == pytest.approx(reason.reset) and reason.reset > 0
     assert [json.loads(d.results[0].reason)["remaining"] for d in got] == [2, 1, 0, 0]
 
@@ -150,7 +149,10 @@ def test_local_results_are_kept(engine: Engine) -> None:
     rules = [detect_bot(deny=["CATEGORY:HTTP_LIBRARY"]), fixed_window(window=60, max=5)]
     local = [(CODE_ALLOW, '{"type":"BOT"}'), (CODE_NOT_RUN, '{"type":"fixed_window"}')]
     d = engine.decide(req(), rules, local=local)
-    assert d.results == (RuleOutcome(0, '{"type":"BOT"}'), RuleOutcome(3, '{"type":"fixed_window"}'))
+    assert d.results == (
+        RuleOutcome(0, '{"type":"BOT"}'),
+        RuleOutcome(3, '{"type":"fixed_window"}'),
+    )
 
 
 def test_needs_remote_from_another_kind_becomes_error(engine: Engine) -> None:
@@ -210,7 +212,7 @@ def test_shield_with_the_wasm_core_is_clean_for_a_plain_request(engine: Engine) 
 def test_adecide_with_the_memory_store(core: Core, clock: FakeClock) -> None:
     store = MemoryStore()
     for s in (store, store.aio):
-        engine = Engine(s, core=core, clock=clock)  # type: ignore[arg-type]
+        engine = Engine(s, core=core, clock=clock)
         rules = [fixed_window(window=60, max=1, characteristics=[f"k{id(s)}"])]
 
         async def main(e: Engine = engine, r: Any = rules) -> list[int]:

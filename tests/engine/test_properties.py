@@ -57,9 +57,7 @@ steps = st.lists(
 def sync_redis(redis_server: RedisServer) -> Iterator[Any]:
     from arcguard._engine import SyncRedisStore
 
-    s = SyncRedisStore(
-        redis_server.url, use_client_clock=True, timeout=2.0, connect_timeout=2.0
-    )
+    s = SyncRedisStore(redis_server.url, use_client_clock=True, timeout=2.0, connect_timeout=2.0)
     yield s
     s.close()
 
