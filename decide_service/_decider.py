@@ -1,0 +1,313 @@
+"""What the Decide and Report calls do, apart from gRPC: validate, convert, run
+the engine, build the answer. No grpc here (``_server`` adapts it); errors are
+:class:`InvalidRequest` (-> INVALID_ARGUMENT).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from arcguard._core import Core, get_core
+from arcguard._engine import Engine, EngineDecision
+from arcguard._exceptions import ConfigurationError
+from arcguard._proto import decide_pb2 as pb
+from arcguard._request import RequestDetails
+from arcguard._rules import Rule, rule_from_config, rules_config
+from arcguard._transport._wire import (
+    RawResult,
+    code_from_wire,
+    details_from_proto,
+    local_results_from_proto,
+    rule_config_from_proto,
+    set_typed_reason,
+)
+
+from ._metrics import Metrics
+from ._settings import Settings
+
+__all__ = ["Decider", "InvalidRequest", "ParsedRules"]
+
+#: Most units one request may take from a rate limit.
+MAX_REQUESTED = 10**9
+
+_CODE_ALLOW, _CODE_DENY, _CODE_NOT_RUN = 0, 1, 3
+_MODE = {"LIVE": pb.MODE_LIVE, "DRY_RUN": pb.MODE_DRY_RUN}
+
+
+class InvalidRequest(ValueError):
+    """A request the service will not decide; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRules:
+    """A rule set converted once and cached: the rules and what the answer needs."""
+
+    rules: tuple[Rule, ...]
+    kinds: tuple[str, ...]
+    modes: tuple[int, ...]
+    live: tuple[bool, ...]
+
+
+class _RuleCache:
+    """LRU of parsed rule sets (or their error text) keyed by serialized bytes."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[bytes, ParsedRules | str] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: bytes) -> ParsedRules | str | None:
+        v = self._data.get(key)
+        if v is not None:
+            self.hits += 1
+            with self._lock:
+                if key in self._data:
+                    self._data.move_to_end(key)
+        return v
+
+    def put(self, key: bytes, value: ParsedRules | str) -> None:
+        self.misses += 1
+        with self._lock:
+            self._data[key] = value
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+class Decider:
+    """Validates and decides requests with an engine.
+
+    Parameters:
+        settings: limits and shield defaults.
+        engine: the engine (sync memory store: ``decide``; async store: ``adecide``).
+        metrics: where outcomes are counted.
+        core: the Wasm core used to check rule sets (default: the process's).
+        clock: wall clock for ids (tests).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        sync_engine: bool,
+        core: Core | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.metrics = metrics
+        self._sync = sync_engine
+        self._core = core
+        self._cache = _RuleCache(settings.rule_cache_size)
+        self._ids = itertools.count(1)
+        self._id_prefix = "drq_" + os.urandom(4).hex()
+        self._clock = clock
+
+    # -- rules --------------------------------------------------------------------
+
+    def parse_rules(self, msg: pb.RuleSet) -> ParsedRules:
+        """The rule set of a request, from the cache or converted and checked once.
+
+        Raises:
+            InvalidRequest: no rules, too many, or a bad rule (the RuleError's text).
+        """
+        n = len(msg.rules)
+        if n == 0:
+            raise InvalidRequest("rules: the rule set is empty")
+        if n > self.settings.max_rules:
+            raise InvalidRequest(f"rules: {n} rules, at most {self.settings.max_rules} allowed")
+        key = msg.SerializeToString(deterministic=True)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = self._convert(msg)
+            self._cache.put(key, hit)
+        if isinstance(hit, str):
+            raise InvalidRequest(hit)
+        return hit
+
+    def _convert(self, msg: pb.RuleSet) -> ParsedRules | str:
+        s = self.settings
+        rules: list[Rule] = []
+        for i, m in enumerate(msg.rules):
+            try:
+                config = rule_config_from_proto(m)
+                if config["kind"] == "shield":
+                    # Zero means "unset" on the wire: the service's defaults apply.
+                    if not m.shield.threshold:
+                        config["threshold"] = s.shield_threshold
+                    if not m.shield.window_seconds:
+                        config["window"] = s.shield_window
+                    if not m.shield.block_for_seconds:
+                        config["block_for"] = s.shield_block_for
+                rules.append(rule_from_config(config))
+            except ConfigurationError as exc:
+                return f"rules[{i}]: {exc}"
+        try:
+            core = self._core or get_core()
+            core.compile(rules_config(rules))
+        except ConfigurationError as exc:
+            return str(exc)
+        return ParsedRules(
+            rules=tuple(rules),
+            kinds=tuple(r.kind for r in rules),
+            modes=tuple(_MODE[r.mode] for r in rules),
+            live=tuple(r.mode == "LIVE" for r in rules),
+        )
+
+    # -- checks ---------------------------------------------------------------------
+
+    def _check_details(self, d: pb.RequestDetails) -> None:
+        s = self.settings
+        if len(d.headers) > s.max_headers:
+            raise InvalidRequest(
+                f"details.headers: {len(d.headers)} headers, at most {s.max_headers} allowed"
+            )
+        if len(d.body) > s.max_body:
+            raise InvalidRequest(f"details.body: {len(d.body)} bytes, at most {s.max_body} allowed")
+        if len(d.extras) > s.max_extras:
+            raise InvalidRequest(
+                f"details.extras: {len(d.extras)} entries, at most {s.max_extras} allowed"
+            )
+
+    def _local(self, msgs: Sequence[pb.LocalResult], n: int) -> list[RawResult] | None:
+        if not msgs:
+            return None
+        if len(msgs) != n:
+            raise InvalidRequest(f"local_results: {len(msgs)} results for {n} rules")
+        try:
+            return local_results_from_proto(msgs)
+        except ValueError as exc:
+            raise InvalidRequest(f"local_results: {exc}") from None
+
+    # -- Decide ---------------------------------------------------------------------
+
+    def prepare(
+        self, req: pb.DecideRequest
+    ) -> tuple[ParsedRules, RequestDetails, int, list[RawResult] | None]:
+        """Checks and converts a Decide request.
+
+        Raises:
+            InvalidRequest: see :meth:`parse_rules`, plus over-limit details,
+                a bad ``requested`` or local results of the wrong length.
+        """
+        parsed = self.parse_rules(req.rules)
+        self._check_details(req.details)
+        requested = req.requested or 1
+        if requested > MAX_REQUESTED:
+            raise InvalidRequest(f"requested: {requested} is more than {MAX_REQUESTED}")
+        local = self._local(req.local_results, len(parsed.rules))
+        return parsed, details_from_proto(req.details), requested, local
+
+    def decide_sync(self, req: pb.DecideRequest) -> pb.DecideResponse:
+        """Decides with a sync (memory) store, in the calling thread."""
+        parsed, details, requested, local = self.prepare(req)
+        out = self.engine.decide(details, parsed.rules, requested=requested, local=local)
+        return self.answer(parsed, out, req.typed_reasons)
+
+    async def decide(self, req: pb.DecideRequest) -> pb.DecideResponse:
+        """Decides one request (awaits the store when it is asynchronous).
+
+        Raises:
+            InvalidRequest: the request is malformed or over a limit.
+        """
+        if self._sync:
+            return self.decide_sync(req)
+        parsed, details, requested, local = self.prepare(req)
+        out = await self.engine.adecide(details, parsed.rules, requested=requested, local=local)
+        return self.answer(parsed, out, req.typed_reasons)
+
+    def answer(self, parsed: ParsedRules, out: EngineDecision, typed: bool) -> pb.DecideResponse:
+        """The response for an engine decision; counts it in the metrics."""
+        results = out.results
+        if len(results) != len(parsed.rules):  # the engine's contract; never expected
+            raise RuntimeError(f"engine returned {len(results)} results for {len(parsed.rules)}")
+        resp = pb.DecideResponse(id=f"{self._id_prefix}{next(self._ids):x}")
+        deciding = -1
+        rr = resp.results
+        for i, o in enumerate(results):
+            code = o.code
+            live = parsed.live[i]
+            if code == _CODE_NOT_RUN:
+                state = pb.RULE_STATE_NOT_RUN
+            else:
+                state = pb.RULE_STATE_RUN if live else pb.RULE_STATE_DRY_RUN
+            m = rr.add(
+                code=code + 1,
+                reason_json=o.reason,
+                ttl=o.ttl,
+                kind=parsed.kinds[i],
+                mode=parsed.modes[i],
+                state=state,
+            )
+            if typed:
+                set_typed_reason(m, o.reason)
+            if deciding < 0 and live and code == _CODE_DENY:
+                deciding = i
+        if deciding >= 0:
+            resp.conclusion = pb.CONCLUSION_DENY
+            resp.reason_json = results[deciding].reason
+            resp.ttl = results[deciding].ttl
+        else:
+            resp.conclusion = pb.CONCLUSION_ALLOW
+            resp.reason_json = results[-1].reason
+        self.metrics.observe_decision(deciding >= 0, parsed.kinds, [o.code for o in results])
+        return resp
+
+    # -- Report ---------------------------------------------------------------------
+
+    def prepare_report(
+        self, req: pb.ReportRequest
+    ) -> list[tuple[ParsedRules, RequestDetails, list[RawResult]]]:
+        """Checks and converts a Report batch.
+
+        Raises:
+            InvalidRequest: too many decisions, a bad rule set index or result.
+        """
+        n = len(req.decisions)
+        if n > self.settings.max_report_batch:
+            raise InvalidRequest(
+                f"decisions: {n} in one report, at most {self.settings.max_report_batch} allowed"
+            )
+        sets = [self.parse_rules(rs) for rs in req.rule_sets]
+        out: list[tuple[ParsedRules, RequestDetails, list[RawResult]]] = []
+        for i, d in enumerate(req.decisions):
+            if d.rule_set >= len(sets):
+                raise InvalidRequest(f"decisions[{i}].rule_set: no rule set {d.rule_set}")
+            parsed = sets[d.rule_set]
+            if len(d.results) != len(parsed.rules):
+                raise InvalidRequest(
+                    f"decisions[{i}].results: {len(d.results)} results for "
+                    f"{len(parsed.rules)} rules"
+                )
+            self._check_details(d.details)
+            try:
+                local = [(code_from_wire(r.code), r.reason_json) for r in d.results]
+            except ValueError as exc:
+                raise InvalidRequest(f"decisions[{i}].results: {exc}") from None
+            out.append((parsed, details_from_proto(d.details), local))
+        return out
+
+    async def report(self, req: pb.ReportRequest) -> pb.ReportResponse:
+        """Records a batch of locally made decisions (shield counting, metrics).
+
+        Raises:
+            InvalidRequest: see :meth:`prepare_report`.
+        """
+        items = self.prepare_report(req)
+        accepted = 0
+        for parsed, details, local in items:
+            if self._sync:
+                self.engine.record(details, parsed.rules, local)
+            else:
+                await self.engine.arecord(details, parsed.rules, local)
+            accepted += 1
+            self.metrics.observe_report(parsed.kinds, [c for c, _ in local], parsed.live)
+        return pb.ReportResponse(accepted=accepted)
