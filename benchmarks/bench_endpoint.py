@@ -2,7 +2,8 @@
 
 Run: python -m pytest benchmarks/bench_endpoint.py -p no:cacheprovider -s --benchmark-only
 
-Fail-over is measured on loopback with three real grpc.health.v1 servers behind
+Fail-over is measured on loopback with three real decide services (plain
+grpc.health.v1 servers where decide_service.create_server is unavailable) behind
 delaying proxies (0, 15 and 40 ms each way), as the transport drives it: each
 call asks ``current()``, a failed call reports ``report_failure`` (the
 threshold is the default 3). The time runs from the moment the chosen server

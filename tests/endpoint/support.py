@@ -33,6 +33,7 @@ __all__ = [
     "DecideServiceServer",
     "DelayProxy",
     "Dnsmasq",
+    "PlainHealthServer",
     "free_port",
     "start_health_server",
 ]
@@ -185,86 +186,114 @@ class DecideServiceServer:
     thread of its own so that these threaded tests can use it.
     """
 
-    def __init__(self, server: Any, port: int, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        server: Any,
+        port: int,
+        loop: asyncio.AbstractEventLoop,
+        thread: threading.Thread,
+        shutdown: Callable[[Any, float], Any],
+    ) -> None:
         self.server = server
         self.port = port
         self._loop = loop
+        self._thread = thread
+        self._shutdown = shutdown
 
     @classmethod
     def start(cls) -> DecideServiceServer | None:
         """Start it, or return None while the factory does not exist or cannot start."""
         try:
-            from decide_service import _settings as service_settings
-            from decide_service import create_server  # type: ignore[attr-defined]
+            from decide_service import Settings, create_server, shutdown
         except ImportError:
             return None
-        known = {f.name for f in dataclasses.fields(service_settings.Settings)}
+        known = {f.name for f in dataclasses.fields(Settings)}
         wanted = {"host": LOOPBACK, "port": 0, "metrics_port": None, "no_auth": True}
-        settings = service_settings.Settings(**{k: v for k, v in wanted.items() if k in known})
+        settings = Settings(**{k: v for k, v in wanted.items() if k in known})
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, daemon=True)
         thread.start()
-
-        async def build() -> tuple[Any, int]:
-            server, port = create_server(settings)
-            if hasattr(server, "start"):
-                started = server.start()
-                if asyncio.iscoroutine(started):
-                    await started
-            return server, int(port)
-
         try:
-            server, port = asyncio.run_coroutine_threadsafe(build(), loop).result(10)
+            server, port = asyncio.run_coroutine_threadsafe(create_server(settings), loop).result(
+                30
+            )
         except Exception:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
             loop.close()
             return None
-        instance = cls(server, port, loop)
-        instance._thread = thread  # type: ignore[attr-defined]
-        return instance
+        return cls(server, int(port), loop, thread, shutdown)
+
+    def set_serving(self, serving: bool) -> None:
+        """Make its health service answer SERVING or NOT_SERVING."""
+        from decide_service import app_for
+
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        health_servicer = app_for(self.server).health
+        asyncio.run_coroutine_threadsafe(health_servicer.set("", status), self._loop).result(10)
 
     def stop(self) -> None:
-        """Stop the server and its loop."""
-
-        async def stop() -> None:
-            result = self.server.stop(None)
-            if asyncio.iscoroutine(result):
-                await result
-
-        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        """Stop the server (decide_service.shutdown, no grace) and its loop."""
+        asyncio.run_coroutine_threadsafe(self._shutdown(self.server, 0), self._loop).result(30)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)  # type: ignore[attr-defined]
+        self._thread.join(5)
         self._loop.close()
 
 
-def start_health_server(port: int = 0) -> tuple[grpc.Server, ThreadPoolExecutor, int]:
-    """A gRPC server on 127.0.0.1 serving grpc.health.v1 (SERVING), and its port.
+class PlainHealthServer:
+    """A ``grpc.server`` with the standard HealthServicer on 127.0.0.1.
 
-    A plain ``grpc.server`` with the standard HealthServicer: it is what the
-    decide service exposes for health, so probes see the same protocol.
+    Stands in for the decide service when its factory is missing or fails:
+    probes only speak grpc.health.v1, which both serve the same way.
     """
-    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-health")
-    server = grpc.server(executor, options=(("grpc.so_reuseport", 1),))
-    servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    bound = server.add_insecure_port(f"{LOOPBACK}:{port}")
-    if bound == 0:
-        executor.shutdown(wait=False)
-        raise OSError(f"could not bind 127.0.0.1:{port}")
-    server.start()
-    server.health_servicer = servicer  # type: ignore[attr-defined]
-    return server, executor, bound
+
+    def __init__(self, port: int = 0) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-health")
+        self.server = grpc.server(self._executor, options=(("grpc.so_reuseport", 1),))
+        self._servicer = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._servicer, self.server)
+        self.port = self.server.add_insecure_port(f"{LOOPBACK}:{port}")
+        if self.port == 0:
+            self._executor.shutdown(wait=False)
+            raise OSError(f"could not bind 127.0.0.1:{port}")
+        self.server.start()
+
+    def set_serving(self, serving: bool) -> None:
+        """Make the health service answer SERVING or NOT_SERVING."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        self._servicer.set("", status)
+
+    def stop(self) -> None:
+        """Stop at once and release the worker threads."""
+        self.server.stop(None).wait()
+        self._executor.shutdown(wait=True)
+
+
+def start_health_server() -> DecideServiceServer | PlainHealthServer:
+    """The real decide service when its factory works, else a plain health server."""
+    return DecideServiceServer.start() or PlainHealthServer()
 
 
 class Backend:
-    """A health server behind a :class:`DelayProxy`, killable and restartable on one port."""
+    """A health server behind a :class:`DelayProxy`, killable and restartable on one port.
+
+    The server is the real decide service when ``decide_service.create_server``
+    works, else a plain grpc.health.v1 server (see :func:`start_health_server`).
+    """
 
     def __init__(self, name: str, delay_ms: float) -> None:
         self.name = name
         self.delay_ms = delay_ms
-        self._server, self._executor, self.server_port = start_health_server()
-        self._proxy: DelayProxy | None = DelayProxy(self.server_port, delay_ms)
+        self._server = start_health_server()
+        self._proxy: DelayProxy | None = DelayProxy(self._server.port, delay_ms)
         self.port = self._proxy.port
         self.alive = True
 
@@ -273,14 +302,14 @@ class Backend:
         """``127.0.0.1:<proxy port>``: what clients dial."""
         return f"{LOOPBACK}:{self.port}"
 
+    @property
+    def kind(self) -> str:
+        """``"decide_service"`` or ``"plain"``."""
+        return "decide_service" if isinstance(self._server, DecideServiceServer) else "plain"
+
     def set_status(self, serving: bool) -> None:
         """Make the health service answer SERVING or NOT_SERVING."""
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        self._server.health_servicer.set("", status)  # type: ignore[attr-defined]
+        self._server.set_serving(serving)
 
     def kill(self) -> None:
         """Stop the server and its proxy at once, cutting open connections."""
@@ -290,18 +319,17 @@ class Backend:
         if self._proxy is not None:
             self._proxy.close()
             self._proxy = None
-        self._server.stop(None).wait()
-        self._executor.shutdown(wait=True)
+        self._server.stop()
 
     def restart(self) -> None:
-        """Start a new server and proxy on the same proxy port."""
+        """Start a new server, and a new proxy on the same proxy port."""
         if self.alive:
             return
-        self._server, self._executor, self.server_port = start_health_server()
+        self._server = start_health_server()
         deadline = time.monotonic() + 5.0
         while True:
             try:
-                self._proxy = DelayProxy(self.server_port, self.delay_ms, port=self.port)
+                self._proxy = DelayProxy(self._server.port, self.delay_ms, port=self.port)
                 break
             except OSError:
                 if time.monotonic() > deadline:
