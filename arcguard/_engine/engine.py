@@ -104,12 +104,13 @@ def _error(message: str) -> RuleOutcome:
     return RuleOutcome(CODE_ERROR, json.dumps({"type": "ERROR", "message": message}))
 
 
+_RATE_REASON = '{"type":"RATE_LIMIT","max":%d,"remaining":%d,"reset":%.6f,"window":%r}'
+
+
 def _rate_reason(o: RateLimitOutcome) -> str:
-    # Built by hand: json.dumps costs more than the whole store check.
-    return (
-        f'{{"type":"RATE_LIMIT","max":{o.limit},"remaining":{o.remaining},'
-        f'"reset":{o.reset!r},"window":{o.window!r}}}'
-    )
+    # %-formatting by hand: json.dumps costs more than the whole store check.
+    # ``reset`` to the microsecond; o[1:] is (limit, remaining, reset, window).
+    return _RATE_REASON % o[1:]
 
 
 class _RulePlan:
@@ -149,9 +150,10 @@ class _RulePlan:
 
 
 class _Plan:
-    __slots__ = ("config", "handle", "rules")
+    __slots__ = ("config", "handle", "rule_objects", "rules")
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: tuple[Rule, ...]) -> None:
+        self.rule_objects = rules
         self.config = rules_config(rules)
         self.rules = tuple(_RulePlan(r) for r in rules)
         self.handle: str | None = None
@@ -191,7 +193,7 @@ class Engine:
         self._core = core
         self._clock = clock
         self._max_rulesets = max_rulesets
-        self._plans: dict[tuple[Rule, ...], _Plan] = {}
+        self._plans: dict[tuple[int, ...], _Plan] = {}
         self._plans_lock = threading.Lock()
         is_async = inspect.iscoroutinefunction(getattr(store, "hit", None))
         self._async_store: Any = store if is_async else None
@@ -286,10 +288,12 @@ class Engine:
     # -- preparation ----------------------------------------------------------------
 
     def _plan(self, rules: Sequence[Rule]) -> _Plan:
-        key = tuple(rules)
+        # Keyed by the rules' identities (hashing the frozen rules costs more);
+        # the plan holds the rules, so their ids cannot be reused while cached.
+        key = tuple(map(id, rules))
         plan = self._plans.get(key)
         if plan is None:
-            plan = _Plan(key)
+            plan = _Plan(tuple(rules))
             with self._plans_lock:
                 if len(self._plans) >= self._max_rulesets:
                     self._plans.pop(next(iter(self._plans)))

@@ -1,0 +1,111 @@
+"""Rate-limit benchmarks (pytest-benchmark; not part of the default test run).
+
+Run::
+
+    python -m pytest benchmarks/bench_ratelimit.py -p no:cacheprovider --benchmark-only \
+        --benchmark-columns=min,median,mean,ops,rounds --benchmark-sort=name
+
+Groups:
+
+* ``local``: the cost a MemoryStore fixed-window check adds on top of the local
+  Wasm decision (``Engine.decide(..., local=...)``), next to the ``limits``
+  package's ``MemoryStorage`` + ``FixedWindowRateLimiter.hit``.
+* ``redis``: a raw redis-py ``EVALSHA`` round trip (sync client, the same
+  fixed-window script) next to our ``SyncRedisStore.hit`` and ``RedisStore.hit``
+  (async, one event loop), against a local redis-server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from arcguard._engine import Engine, LimitSpec, MemoryStore
+from arcguard._request import RequestDetails
+from arcguard._rules import fixed_window
+from tests.engine.redis_server import RedisServer, redis_server_available
+
+MAX = 10**9  # never denies: measures the allowed path, as most requests take
+DETAILS = RequestDetails(ip="203.0.113.9", method="GET", host="example.com", path="/api")
+LOCAL = [(2, '{"type":"fixed_window"}')]
+
+
+@pytest.mark.benchmark(group="local")
+def test_arcguard_engine_decide_memory_fixed_window(benchmark: Any) -> None:
+    engine = Engine(MemoryStore())
+    rules = [fixed_window(window="60s", max=MAX)]
+    engine.decide(DETAILS, rules, local=LOCAL)
+    d = benchmark(engine.decide, DETAILS, rules, local=LOCAL)
+    assert d.results[0].code == 0
+
+
+@pytest.mark.benchmark(group="local")
+def test_arcguard_memory_store_hit(benchmark: Any) -> None:
+    store = MemoryStore()
+    spec = LimitSpec.fixed_window(max=MAX, window=60.0)
+    clock = time.time
+    benchmark(lambda: store.hit(spec, "rule:ip:203.0.113.9", 1, clock()))
+
+
+@pytest.mark.benchmark(group="local")
+def test_limits_memory_fixed_window_hit(benchmark: Any) -> None:
+    from limits import RateLimitItemPerMinute
+    from limits.storage import MemoryStorage
+    from limits.strategies import FixedWindowRateLimiter
+
+    limiter = FixedWindowRateLimiter(MemoryStorage())
+    item = RateLimitItemPerMinute(MAX)
+    assert benchmark(limiter.hit, item, "rule", "203.0.113.9")
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    if not redis_server_available():
+        pytest.skip("redis-server is not on PATH")
+    server = RedisServer.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.mark.benchmark(group="redis")
+def test_raw_redis_py_evalsha(benchmark: Any, redis_url: str) -> None:
+    import redis
+
+    from arcguard._engine.redis import _script_source
+
+    client = redis.Redis.from_url(redis_url)
+    sha = client.script_load(_script_source("fixed_window"))
+    key = "arcguard:{raw}:fw"
+    benchmark(client.evalsha, sha, 1, key, "", "1000", MAX, "60.0", 1)
+    client.close()
+
+
+@pytest.mark.benchmark(group="redis")
+def test_arcguard_sync_redis_store_hit(benchmark: Any, redis_url: str) -> None:
+    from arcguard._engine import SyncRedisStore
+
+    store = SyncRedisStore(redis_url)
+    spec = LimitSpec.fixed_window(max=MAX, window=60.0)
+    store.hit(spec, "sync", 1, 0.0)
+    assert benchmark(store.hit, spec, "sync", 1, 0.0).allowed
+    store.close()
+
+
+@pytest.mark.benchmark(group="redis")
+def test_arcguard_async_redis_store_hit(benchmark: Any, redis_url: str) -> None:
+    from arcguard._engine import RedisStore
+
+    loop = asyncio.new_event_loop()
+    store = RedisStore(redis_url)
+    spec = LimitSpec.fixed_window(max=MAX, window=60.0)
+    loop.run_until_complete(store.hit(spec, "async", 1, 0.0))
+    out = benchmark(lambda: loop.run_until_complete(store.hit(spec, "async", 1, 0.0)))
+    assert out.allowed
+    loop.run_until_complete(store.close())
+    loop.close()
