@@ -33,6 +33,7 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from arcguard._core import get_core
 from arcguard._engine import Engine, MemoryStore, StoreUnavailable
 from arcguard._exceptions import ConfigurationError
 from arcguard._proto import decide_pb2 as pb
@@ -387,6 +388,9 @@ async def create_server(
         ...
         await shutdown(server)
     """
+    # Compile the Wasm core before serving (seconds on a cold cache), off the
+    # event loop, so that the first request does not pay for it.
+    await asyncio.to_thread(get_core)
     if engine is None:
         store, sync = _make_store(settings)
         engine = Engine(store)

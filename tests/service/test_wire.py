@@ -1,0 +1,116 @@
+"""Wire conversions: every rule kind survives SDK -> proto -> service unchanged."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arcguard._exceptions import ConfigurationError
+from arcguard._proto import decide_pb2 as pb
+from arcguard._request import RequestDetails
+from arcguard._rules import (
+    Rule,
+    detect_bot,
+    filter_rule,
+    fixed_window,
+    rule_from_config,
+    shield,
+    sliding_window,
+    token_bucket,
+)
+from arcguard._transport._wire import (
+    code_from_wire,
+    code_to_wire,
+    details_from_proto,
+    details_to_proto,
+    rule_config_from_proto,
+    rule_set_to_proto,
+    rule_to_proto,
+    set_typed_reason,
+)
+
+RULES: list[Rule] = [
+    detect_bot(deny=["CATEGORY:HTTP_LIBRARY", "CURL"]),
+    detect_bot(mode="DRY_RUN", allow=["CATEGORY:SEARCH_ENGINE"]),
+    filter_rule(deny=['http.request.uri.path matches "^/admin"']),
+    filter_rule(allow=['http.request.method eq "GET"']),
+    shield(),
+    shield(mode="DRY_RUN", sensitivity=4, categories=["XSS"], exclude_paths=["/health"],
+           exclude_fields=["query:token"], exclude_headers=["X-Raw"], body_limit=0,
+           on_body_limit="deny", threshold=2, window="30s", block_for="1m"),
+    fixed_window(window="60s", max=100),
+    fixed_window(window="1s", max=1, characteristics=["userId", "ip.src"],
+                 match='http.request.uri.path eq "/login"'),
+    sliding_window(interval="10m", max=5),
+    token_bucket(refill_rate=2, interval="1s", capacity=10, characteristics=["apiKey"]),
+]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.kind}-{r.mode}")
+def test_every_rule_round_trips_through_the_wire(rule: Rule) -> None:
+    wire = pb.Rule.FromString(rule_to_proto(rule).SerializeToString())
+    assert rule_from_config(rule_config_from_proto(wire)) == rule
+
+
+def test_rule_set_keeps_the_order() -> None:
+    rs = rule_set_to_proto(RULES)
+    assert [r.WhichOneof("kind") for r in rs.rules] == [r.kind for r in RULES]
+
+
+def test_unset_mode_or_kind_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="mode"):
+        rule_config_from_proto(pb.Rule(bot=pb.BotRule(deny=["CURL"])))
+    with pytest.raises(ConfigurationError, match="no rule kind"):
+        rule_config_from_proto(pb.Rule(mode=pb.MODE_LIVE))
+
+
+def test_request_details_round_trip_with_duplicate_headers_body_and_extras() -> None:
+    d = RequestDetails(
+        ip="2001:db8::1", method="POST", host="example.com", path="/a%20b", query="x=1&x=2",
+        headers=[("Cookie", "a=1"), ("cookie", "b=2"), ("User-Agent", "curl/8.1")],
+        body=b"\x00\xffbody", extras={"userId": "u1", "n": 3},
+    )
+    back = details_from_proto(pb.RequestDetails.FromString(details_to_proto(d).SerializeToString()))
+    assert back.to_dict() == d.to_dict()
+    assert back.headers == d.headers
+    assert back.body == d.body
+
+
+def test_core_codes_map_one_to_one_and_unspecified_is_rejected() -> None:
+    for core in range(5):
+        assert code_from_wire(code_to_wire(core)) == core
+    assert code_to_wire(1) == pb.RULE_CODE_DENY
+    with pytest.raises(ValueError):
+        code_from_wire(pb.RULE_CODE_UNSPECIFIED)
+    with pytest.raises(ValueError):
+        code_from_wire(99)
+
+
+@pytest.mark.parametrize(
+    ("reason", "field", "check"),
+    [
+        ({"type": "BOT", "bot": "CURL", "categories": ["HTTP_LIBRARY"], "denied": True}, "bot",
+         lambda m: m.bot.bot == "CURL" and m.bot.denied),
+        ({"type": "FILTER", "matched": "x", "index": 0, "list": "deny"}, "filter",
+         lambda m: m.filter.matched == "x" and m.filter.HasField("index")),
+        ({"type": "SHIELD", "suspicious": True, "category": "XSS", "location": "query:q",
+          "excerpt": "<script>", "escalated": False}, "shield",
+         lambda m: m.shield.category == "XSS"),
+        ({"type": "RATE_LIMIT", "max": 5, "remaining": 0, "reset": 1.5, "window": 60.0},
+         "rate_limit", lambda m: m.rate_limit.reset_seconds == 1.5),
+        ({"type": "ERROR", "message": "boom"}, "error", lambda m: m.error.message == "boom"),
+    ],
+)
+def test_typed_reasons_mirror_the_json(reason: dict[str, object], field: str, check: object) -> None:
+    m = pb.RuleResult()
+    set_typed_reason(m, json.dumps(reason))
+    assert m.WhichOneof("reason") == field
+    assert check(m)  # type: ignore[operator]
+
+
+def test_unreadable_reason_leaves_the_typed_oneof_unset() -> None:
+    m = pb.RuleResult()
+    set_typed_reason(m, "not json")
+    set_typed_reason(m, '{"type": "SOMETHING_NEW"}')
+    assert m.WhichOneof("reason") is None
