@@ -62,8 +62,9 @@ def test_a_partial_batch_is_sent_after_the_interval() -> None:
 
 def test_a_full_queue_drops_and_counts_without_blocking() -> None:
     sink = Sink(delay=0.5)  # the thread is stuck sending
-    r = Reporter(sink, ReporterSettings(queue_size=5, batch_size=1, interval=0.01,
-                                        close_timeout=0.0))
+    r = Reporter(
+        sink, ReporterSettings(queue_size=5, batch_size=1, interval=0.01, close_timeout=0.0)
+    )
     t0 = time.perf_counter()
     accepted = sum(r.submit(i) for i in range(1000))
     elapsed = time.perf_counter() - t0

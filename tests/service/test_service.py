@@ -109,8 +109,10 @@ def test_local_results_are_used_instead_of_evaluating_again(transport: GrpcTrans
 def test_response_carries_conclusion_state_kind_and_typed_reasons(
     service: RunningService,
 ) -> None:
-    rules = [filter_rule(mode="DRY_RUN", deny=['http.host eq "x"']),
-             fixed_window(window="60s", max=1)]
+    rules = [
+        filter_rule(mode="DRY_RUN", deny=['http.host eq "x"']),
+        fixed_window(window="60s", max=1),
+    ]
     req = request(rules)
     req.typed_reasons = True
     raw_call(service, req)
@@ -166,7 +168,8 @@ def test_non_bearer_authorization_is_refused(service: RunningService) -> None:
     with pytest.raises(grpc.RpcError) as err:
         with service.channel() as ch:
             ch.unary_unary(f"/{SERVICE_NAME}/Decide")(
-                request().SerializeToString(), timeout=TEST_TIMEOUT,
+                request().SerializeToString(),
+                timeout=TEST_TIMEOUT,
                 metadata=(("authorization", f"Basic {KEY}"),),
             )
     assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
@@ -179,10 +182,12 @@ def test_health_and_reflection_need_no_key(service: RunningService) -> None:
             resp = health.Check(health_pb2.HealthCheckRequest(service=name), timeout=TEST_TIMEOUT)
             assert resp.status == health_pb2.HealthCheckResponse.SERVING
         refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-        answers = list(refl.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
-            timeout=TEST_TIMEOUT,
-        ))
+        answers = list(
+            refl.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(list_services="")]),
+                timeout=TEST_TIMEOUT,
+            )
+        )
     names = {s.name for s in answers[0].list_services_response.service}
     assert {SERVICE_NAME, "grpc.health.v1.Health"} <= names
 
@@ -190,10 +195,12 @@ def test_health_and_reflection_need_no_key(service: RunningService) -> None:
 def test_reflection_serves_the_decide_schema(service: RunningService) -> None:
     with service.channel() as ch:
         refl = reflection_pb2_grpc.ServerReflectionStub(ch)
-        answers = list(refl.ServerReflectionInfo(
-            iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE_NAME)]),
-            timeout=TEST_TIMEOUT,
-        ))
+        answers = list(
+            refl.ServerReflectionInfo(
+                iter([reflection_pb2.ServerReflectionRequest(file_containing_symbol=SERVICE_NAME)]),
+                timeout=TEST_TIMEOUT,
+            )
+        )
     files = answers[0].file_descriptor_response.file_descriptor_proto
     assert files and b"arcguard/decide/v1/decide.proto" in files[0]
 
@@ -205,22 +212,45 @@ def test_reflection_serves_the_decide_schema(service: RunningService) -> None:
     ("mutate", "message"),
     [
         (lambda r: r.rules.ClearField("rules"), "rule set is empty"),
-        (lambda r: r.details.headers.extend(
-            [pb.Header(name=f"h{i}", value="v") for i in range(200)]), "headers"),
+        (
+            lambda r: r.details.headers.extend(
+                [pb.Header(name=f"h{i}", value="v") for i in range(200)]
+            ),
+            "headers",
+        ),
         (lambda r: setattr(r.details, "body", b"x" * (1024 * 1024 + 1)), "details.body"),
         (lambda r: r.rules.rules.extend([r.rules.rules[0]] * 64), "at most 64"),
         (lambda r: r.rules.rules.add(), "rules[1]: mode"),
         (lambda r: r.rules.rules.add(mode=pb.MODE_LIVE), "rules[1]: no rule kind"),
-        (lambda r: r.rules.rules.add(mode=pb.MODE_LIVE, fixed_window=pb.FixedWindowRule(max=5)),
-         "window"),
-        (lambda r: r.rules.rules.add(mode=pb.MODE_LIVE, filter=pb.FilterRule(
-            deny=['http.request.uri.path matches "(unclosed"'])), "rule"),
-        (lambda r: r.local_results.extend([pb.LocalResult(code=pb.RULE_CODE_ALLOW)] * 2),
-         "local_results: 2 results for 1 rules"),
+        (
+            lambda r: r.rules.rules.add(mode=pb.MODE_LIVE, fixed_window=pb.FixedWindowRule(max=5)),
+            "window",
+        ),
+        (
+            lambda r: r.rules.rules.add(
+                mode=pb.MODE_LIVE,
+                filter=pb.FilterRule(deny=['http.request.uri.path matches "(unclosed"']),
+            ),
+            "rule",
+        ),
+        (
+            lambda r: r.local_results.extend([pb.LocalResult(code=pb.RULE_CODE_ALLOW)] * 2),
+            "local_results: 2 results for 1 rules",
+        ),
         (lambda r: setattr(r, "requested", 2**31), "requested"),
     ],
-    ids=["no-rules", "too-many-headers", "oversized-body", "too-many-rules", "no-mode",
-         "no-kind", "bad-window", "bad-filter", "local-count", "requested"],
+    ids=[
+        "no-rules",
+        "too-many-headers",
+        "oversized-body",
+        "too-many-rules",
+        "no-mode",
+        "no-kind",
+        "bad-window",
+        "bad-filter",
+        "local-count",
+        "requested",
+    ],
 )
 def test_malformed_requests_get_invalid_argument_with_a_clear_message(
     service: RunningService, mutate: object, message: str
@@ -301,8 +331,11 @@ def test_tls_server_with_self_signed_certificate(tmp_path: object) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "decide.test")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(1)
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
         .not_valid_before(now - datetime.timedelta(minutes=1))
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("decide.test")]), False)
@@ -310,18 +343,29 @@ def test_tls_server_with_self_signed_certificate(tmp_path: object) -> None:
     )
     d = Path(str(tmp_path))
     (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (d / "key.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (d / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     from .conftest import service_settings
 
-    svc = RunningService(service_settings(
-        tls_cert=str(d / "cert.pem"), tls_key=str(d / "key.pem"), metrics_port=None))
+    svc = RunningService(
+        service_settings(
+            tls_cert=str(d / "cert.pem"), tls_key=str(d / "key.pem"), metrics_port=None
+        )
+    )
     try:
         t = GrpcTransport(
-            GrpcTransportSettings(key=KEY, timeout=TEST_TIMEOUT, tls=True,
-                                  root_certificates=(d / "cert.pem").read_bytes(),
-                                  server_name="decide.test"),
+            GrpcTransportSettings(
+                key=KEY,
+                timeout=TEST_TIMEOUT,
+                tls=True,
+                root_certificates=(d / "cert.pem").read_bytes(),
+                server_name="decide.test",
+            ),
             svc.target,
         )
         assert t.decide(details(), (fixed_window(window="60s", max=1),)).results[0].code == 0

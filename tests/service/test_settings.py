@@ -61,14 +61,16 @@ def test_malformed_api_keys_are_refused(key: str) -> None:
 def test_environment_is_read_from_the_mapping(tmp_path: Path) -> None:
     keyfile = tmp_path / "keys"
     keyfile.write_text("# comment\nak_file_1\n\nak_file_2\n")
-    s = Settings.from_env({
-        "ARCGUARD_PORT": "9000",
-        "ARCGUARD_API_KEYS": "ak_env_1, ak_env_2",
-        "ARCGUARD_API_KEY_FILE": str(keyfile),
-        "ARCGUARD_LOG_FORMAT": "json",
-        "ARCGUARD_METRICS_PORT": "-1",
-        "ARCGUARD_REDIS_URL": "redis://127.0.0.1:1/0",
-    })
+    s = Settings.from_env(
+        {
+            "ARCGUARD_PORT": "9000",
+            "ARCGUARD_API_KEYS": "ak_env_1, ak_env_2",
+            "ARCGUARD_API_KEY_FILE": str(keyfile),
+            "ARCGUARD_LOG_FORMAT": "json",
+            "ARCGUARD_METRICS_PORT": "-1",
+            "ARCGUARD_REDIS_URL": "redis://127.0.0.1:1/0",
+        }
+    )
     assert s.port == 9000 and s.log_format == "json" and s.metrics_port is None
     assert s.api_keys == ("ak_env_1", "ak_env_2", "ak_file_1", "ak_file_2")
     assert s.redis_url == "redis://127.0.0.1:1/0"

@@ -36,12 +36,26 @@ RULES: list[Rule] = [
     filter_rule(deny=['http.request.uri.path matches "^/admin"']),
     filter_rule(allow=['http.request.method eq "GET"']),
     shield(),
-    shield(mode="DRY_RUN", sensitivity=4, categories=["XSS"], exclude_paths=["/health"],
-           exclude_fields=["query:token"], exclude_headers=["X-Raw"], body_limit=0,
-           on_body_limit="deny", threshold=2, window="30s", block_for="1m"),
+    shield(
+        mode="DRY_RUN",
+        sensitivity=4,
+        categories=["XSS"],
+        exclude_paths=["/health"],
+        exclude_fields=["query:token"],
+        exclude_headers=["X-Raw"],
+        body_limit=0,
+        on_body_limit="deny",
+        threshold=2,
+        window="30s",
+        block_for="1m",
+    ),
     fixed_window(window="60s", max=100),
-    fixed_window(window="1s", max=1, characteristics=["userId", "ip.src"],
-                 match='http.request.uri.path eq "/login"'),
+    fixed_window(
+        window="1s",
+        max=1,
+        characteristics=["userId", "ip.src"],
+        match='http.request.uri.path eq "/login"',
+    ),
     sliding_window(interval="10m", max=5),
     token_bucket(refill_rate=2, interval="1s", capacity=10, characteristics=["apiKey"]),
 ]
@@ -67,9 +81,14 @@ def test_unset_mode_or_kind_is_a_configuration_error() -> None:
 
 def test_request_details_round_trip_with_duplicate_headers_body_and_extras() -> None:
     d = RequestDetails(
-        ip="2001:db8::1", method="POST", host="example.com", path="/a%20b", query="x=1&x=2",
+        ip="2001:db8::1",
+        method="POST",
+        host="example.com",
+        path="/a%20b",
+        query="x=1&x=2",
         headers=[("Cookie", "a=1"), ("cookie", "b=2"), ("User-Agent", "curl/8.1")],
-        body=b"\x00\xffbody", extras={"userId": "u1", "n": 3},
+        body=b"\x00\xffbody",
+        extras={"userId": "u1", "n": 3},
     )
     back = details_from_proto(pb.RequestDetails.FromString(details_to_proto(d).SerializeToString()))
     assert back.to_dict() == d.to_dict()
@@ -90,19 +109,39 @@ def test_core_codes_map_one_to_one_and_unspecified_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("reason", "field", "check"),
     [
-        ({"type": "BOT", "bot": "CURL", "categories": ["HTTP_LIBRARY"], "denied": True}, "bot",
-         lambda m: m.bot.bot == "CURL" and m.bot.denied),
-        ({"type": "FILTER", "matched": "x", "index": 0, "list": "deny"}, "filter",
-         lambda m: m.filter.matched == "x" and m.filter.HasField("index")),
-        ({"type": "SHIELD", "suspicious": True, "category": "XSS", "location": "query:q",
-          "excerpt": "<script>", "escalated": False}, "shield",
-         lambda m: m.shield.category == "XSS"),
-        ({"type": "RATE_LIMIT", "max": 5, "remaining": 0, "reset": 1.5, "window": 60.0},
-         "rate_limit", lambda m: m.rate_limit.reset_seconds == 1.5),
+        (
+            {"type": "BOT", "bot": "CURL", "categories": ["HTTP_LIBRARY"], "denied": True},
+            "bot",
+            lambda m: m.bot.bot == "CURL" and m.bot.denied,
+        ),
+        (
+            {"type": "FILTER", "matched": "x", "index": 0, "list": "deny"},
+            "filter",
+            lambda m: m.filter.matched == "x" and m.filter.HasField("index"),
+        ),
+        (
+            {
+                "type": "SHIELD",
+                "suspicious": True,
+                "category": "XSS",
+                "location": "query:q",
+                "excerpt": "<script>",
+                "escalated": False,
+            },
+            "shield",
+            lambda m: m.shield.category == "XSS",
+        ),
+        (
+            {"type": "RATE_LIMIT", "max": 5, "remaining": 0, "reset": 1.5, "window": 60.0},
+            "rate_limit",
+            lambda m: m.rate_limit.reset_seconds == 1.5,
+        ),
         ({"type": "ERROR", "message": "boom"}, "error", lambda m: m.error.message == "boom"),
     ],
 )
-def test_typed_reasons_mirror_the_json(reason: dict[str, object], field: str, check: object) -> None:
+def test_typed_reasons_mirror_the_json(
+    reason: dict[str, object], field: str, check: object
+) -> None:
     m = pb.RuleResult()
     set_typed_reason(m, json.dumps(reason))
     assert m.WhichOneof("reason") == field

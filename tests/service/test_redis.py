@@ -1,0 +1,102 @@
+"""The service on a real redis-server: replicas share counters, health follows
+Redis, and a Redis outage becomes ERROR results, never a crash."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from arcguard._request import RequestDetails
+from arcguard._rules import fixed_window, shield
+from decide_service import SERVICE_NAME
+from tests.engine.redis_server import RedisServer, redis_server_available
+
+from .conftest import RunningService, service_settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.redis]
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def health(svc: RunningService) -> int:
+    with grpc.insecure_channel(svc.target) as ch:
+        return int(
+            health_pb2_grpc.HealthStub(ch)
+            .Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5)
+            .status
+        )
+
+
+def wait_health(svc: RunningService, status: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while health(svc) != status:
+        assert time.monotonic() < deadline, f"health never became {status}"
+        time.sleep(0.05)
+
+
+def test_two_replicas_share_one_rate_limit(redis_url: str) -> None:
+    a = RunningService(service_settings(redis_url=redis_url, metrics_port=None))
+    b = RunningService(service_settings(redis_url=redis_url, metrics_port=None))
+    ta, tb = a.transport(), b.transport()
+    try:
+        rules = (fixed_window(window="60s", max=3),)
+        d = RequestDetails(ip="192.0.2.77")
+        codes = [(ta if i % 2 else tb).decide(d, rules).results[0].code for i in range(5)]
+        assert codes == [0, 0, 0, 1, 1]
+    finally:
+        ta.close()
+        tb.close()
+        a.stop()
+        b.stop()
+
+
+def test_reports_count_shield_suspicion_in_redis(redis_url: str) -> None:
+    svc = RunningService(service_settings(redis_url=redis_url, metrics_port=None))
+    t = svc.transport()
+    try:
+        rules = (shield(threshold=2, window="60s", block_for="60s"),)
+        d = RequestDetails(ip="192.0.2.78")
+        for _ in range(2):
+            t.report(d, rules, [(1, '{"type":"SHIELD","suspicious":true}')])
+        t.reporter.flush()
+        assert t.decide(d, rules, local=[(0, '{"type":"SHIELD"}')]).results[0].code == 1
+    finally:
+        t.close()
+        svc.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server this test may stop and restart (by pid)."""
+    if not redis_server_available():
+        pytest.skip("redis-server is not on PATH")
+    server = RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_health_follows_redis_and_an_outage_gives_error_results(own_redis: RedisServer) -> None:
+    svc = RunningService(service_settings(redis_url=own_redis.url, metrics_port=None))
+    t = svc.transport()
+    rules = (fixed_window(window="60s", max=100),)
+    d = RequestDetails(ip="192.0.2.79")
+    try:
+        wait_health(svc, SERVING)
+        assert t.decide(d, rules).results[0].code == 0
+        own_redis.stop()
+        wait_health(svc, NOT_SERVING)
+        out = t.decide(d, rules).results[0]
+        assert out.code == 4 and '"ERROR"' in out.reason  # the rule errs, the call does not
+        own_redis.restart()
+        wait_health(svc, SERVING)
+        assert t.decide(d, rules).results[0].code == 0
+    finally:
+        t.close()
+        svc.stop()
