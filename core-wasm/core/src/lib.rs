@@ -23,3 +23,4 @@ pub use limits::Limits;
 pub use request::{DecodeError, Request};
 pub use result::{encode_results, Conclusion, RuleResult};
 pub use ruleset::RuleSet;
+pub use shield::{scan_value, Category, Finding};

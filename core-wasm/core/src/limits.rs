@@ -20,6 +20,9 @@ pub struct Limits {
     pub max_decode_rounds: usize,
     /// Deepest JSON nesting walked by the shield.
     pub max_json_depth: usize,
+    /// Longest single value (query value, header value, JSON string, text
+    /// body) the shield inspects, in bytes; the rest of the value is not.
+    pub max_value_bytes: usize,
 }
 
 /// The defaults used unless a rule overrides them.
@@ -32,6 +35,7 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     body_inspect_bytes: 64 * 1024,
     max_decode_rounds: 4,
     max_json_depth: 32,
+    max_value_bytes: 64 * 1024,
 };
 
 impl Default for Limits {

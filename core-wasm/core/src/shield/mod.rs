@@ -1,21 +1,643 @@
-//! Attack detection (placeholder: being built).
+//! The shield: attack detection on every part of a request an application
+//! reads. See `docs/shield.md` for the categories, configuration and reason
+//! format.
+//!
+//! Layout: [`normalize`] turns a value into what the application would see;
+//! one module per family of matchers ([`sqli`], [`xss`], [`path`], [`cmdi`],
+//! [`ssrf`], [`inject`]); [`body`] splits bodies into fields. This module
+//! walks the request (path segments, query keys and values, headers,
+//! cookies, body fields), applies the configuration, and writes the reason.
+//!
+//! Work limits (all from [`Limits`]): at most `max_query_params` query or
+//! form pairs, `max_headers` headers, `max_value_bytes` of any one value,
+//! `body_limit` (default `body_inspect_bytes`) of body, `max_json_depth` of
+//! JSON path tracking, `max_decode_rounds` of decoding. Every matcher is a
+//! linear pass (no backtracking regex), so a request costs time linear in
+//! the bytes inspected.
+
+mod body;
+mod cmdi;
+mod inject;
+mod normalize;
+mod path;
+mod sqli;
+mod ssrf;
+mod xss;
+
+#[cfg(test)]
+mod tests;
 
 use serde_json::Value;
 
-use crate::config::ConfigError;
+use crate::config::{opt_str, opt_usize, string_list, ConfigError};
 use crate::limits::Limits;
 use crate::request::Request;
-use crate::result::{Conclusion, RuleResult};
+use crate::result::{json_str, Conclusion, RuleResult};
 
-#[derive(Debug)]
-pub(crate) struct ShieldRule {}
+use self::body::FieldSink;
+use self::normalize::{excerpt, is_plain, normalize, Scratch};
 
-impl ShieldRule {
-    pub(crate) fn from_config(_v: &Value, _limits: &Limits) -> Result<Self, ConfigError> {
-        Ok(ShieldRule {})
+/// An attack category, reported as `category` in a shield reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    SqlInjection,
+    NosqlInjection,
+    Xss,
+    PathTraversal,
+    FileInclusion,
+    CommandInjection,
+    Ssrf,
+    TemplateInjection,
+    Jndi,
+    Crlf,
+    Xxe,
+    ContentType,
+    BodyLimit,
+}
+
+impl Category {
+    /// Every category, in reporting order.
+    pub const ALL: [Category; 13] = [
+        Category::SqlInjection,
+        Category::NosqlInjection,
+        Category::Xss,
+        Category::PathTraversal,
+        Category::FileInclusion,
+        Category::CommandInjection,
+        Category::Ssrf,
+        Category::TemplateInjection,
+        Category::Jndi,
+        Category::Crlf,
+        Category::Xxe,
+        Category::ContentType,
+        Category::BodyLimit,
+    ];
+
+    /// The name used in configuration and reasons (`SQL_INJECTION`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::SqlInjection => "SQL_INJECTION",
+            Category::NosqlInjection => "NOSQL_INJECTION",
+            Category::Xss => "XSS",
+            Category::PathTraversal => "PATH_TRAVERSAL",
+            Category::FileInclusion => "FILE_INCLUSION",
+            Category::CommandInjection => "COMMAND_INJECTION",
+            Category::Ssrf => "SSRF",
+            Category::TemplateInjection => "TEMPLATE_INJECTION",
+            Category::Jndi => "JNDI",
+            Category::Crlf => "CRLF",
+            Category::Xxe => "XXE",
+            Category::ContentType => "CONTENT_TYPE",
+            Category::BodyLimit => "BODY_LIMIT",
+        }
     }
 
-    pub(crate) fn evaluate(&self, _req: &Request) -> RuleResult {
-        RuleResult::new(Conclusion::Allow, "{\"type\":\"SHIELD\"}".into())
+    /// Parses a category name, case-insensitively.
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(name))
+    }
+
+    fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+}
+
+/// One detection in one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub category: Category,
+    /// A short redacted excerpt of the value (at most 40 characters).
+    pub excerpt: String,
+}
+
+const EXCERPT_CHARS: usize = 40;
+
+/// Which matchers apply to a location.
+#[derive(Clone, Copy)]
+struct Where {
+    crlf: bool,
+    ssrf: bool,
+}
+
+const QUERY: Where = Where { crlf: true, ssrf: true };
+const HEADER: Where = Where { crlf: true, ssrf: false };
+const BODY: Where = Where { crlf: false, ssrf: true };
+
+struct Scanner<'l> {
+    sens: u8,
+    enabled: u32,
+    limits: &'l Limits,
+}
+
+impl<'l> Scanner<'l> {
+    fn on(&self, c: Category) -> bool {
+        self.enabled & c.bit() != 0
+    }
+
+    /// Scans one value (already transport-decoded once, as the application
+    /// receives it). `key` is the field name when known.
+    fn scan(&self, value: &str, key: Option<&str>, w: Where, sc: &mut Scratch) -> Option<Category> {
+        let value = cut(value, self.limits.max_value_bytes);
+        if value.is_empty() || is_plain(value) {
+            return None;
+        }
+        normalize(value, self.limits.max_decode_rounds, sc);
+        let Scratch { norm, alt, view, toks, .. } = sc;
+        if let Some(c) = self.detect(norm, key, w, toks, view) {
+            return Some(c);
+        }
+        // `+` for space, as in URLs pasted from payload lists or encoded
+        // twice by a client.
+        if norm.as_bytes().contains(&b'+') {
+            alt.clear();
+            alt.extend(norm.chars().map(|c| if c == '+' { ' ' } else { c }));
+            return self.detect(alt, key, w, toks, view);
+        }
+        None
+    }
+
+    fn detect(&self, s: &str, key: Option<&str>, w: Where, toks: &mut Vec<u16>, view: &mut String) -> Option<Category> {
+        use Category::*;
+        let sens = self.sens;
+        let checks: [(Category, bool); 11] = [
+            (Jndi, true),
+            (Xxe, true),
+            (Crlf, w.crlf),
+            (NosqlInjection, true),
+            (TemplateInjection, true),
+            (CommandInjection, true),
+            (SqlInjection, true),
+            (Xss, true),
+            (PathTraversal, true),
+            (FileInclusion, true),
+            (Ssrf, w.ssrf),
+        ];
+        for (c, applies) in checks {
+            if !applies || !self.on(c) {
+                continue;
+            }
+            let hit = match c {
+                Jndi => inject::is_jndi(s),
+                Xxe => inject::is_xxe(s),
+                Crlf => inject::is_crlf(s),
+                NosqlInjection => inject::is_nosql(s),
+                TemplateInjection => inject::is_ssti(s),
+                CommandInjection => cmdi::is_cmdi(s, view),
+                SqlInjection => sqli::is_sqli(s, sens, toks),
+                Xss => xss::is_xss(s, sens),
+                PathTraversal => path::is_traversal(s),
+                FileInclusion => path::is_file_inclusion(s, key),
+                Ssrf => ssrf::is_ssrf(s, sens),
+                ContentType | BodyLimit => false,
+            };
+            if hit {
+                return Some(c);
+            }
+        }
+        None
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Scans one value as a query-string value (`?q=<value>` after URL
+/// decoding) with every category enabled, at `sensitivity` 1 to 4.
+/// `RuleSet::evaluate` on such a request gives the same verdict.
+pub fn scan_value(value: &str, sensitivity: u8) -> Option<Finding> {
+    let limits = Limits::default();
+    let scanner = Scanner { sens: sensitivity.max(1).min(4), enabled: u32::MAX, limits: &limits };
+    let mut sc = Scratch::default();
+    scanner
+        .scan(value, None, QUERY, &mut sc)
+        .map(|category| Finding { category, excerpt: excerpt(value, EXCERPT_CHARS) })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnBodyLimit {
+    Allow,
+    Deny,
+    Prefix,
+}
+
+/// Headers not scanned by default: opaque credentials and tokens, browser
+/// client hints with fixed shapes, and those handled separately (`cookie`,
+/// `content-type`).
+const DEFAULT_EXCLUDED_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "content-type",
+    "content-length",
+    "if-none-match",
+    "if-match",
+    "x-csrf-token",
+    "x-xsrf-token",
+    "sec-websocket-key",
+    "sec-websocket-accept",
+    "sec-websocket-extensions",
+];
+
+const DEFAULT_EXCLUDED_HEADER_PREFIXES: &[&str] = &["sec-ch-ua", "sec-fetch-"];
+
+/// The compiled shield rule.
+#[derive(Debug)]
+pub(crate) struct ShieldRule {
+    sens: u8,
+    enabled: u32,
+    exclude_paths: Vec<String>,
+    exclude_fields: Vec<String>,
+    exclude_headers: Vec<String>,
+    body_limit: usize,
+    on_body_limit: OnBodyLimit,
+    limits: Limits,
+}
+
+fn categories(v: &Value, option: &str) -> Result<Option<u32>, ConfigError> {
+    if v.get(option).map_or(true, Value::is_null) {
+        return Ok(None);
+    }
+    let mut mask = 0;
+    for name in string_list(v, option)? {
+        match Category::from_name(&name) {
+            Some(c) => mask |= c.bit(),
+            None => {
+                let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                return Err(ConfigError::new(option, format!("unknown category {:?}; expected one of {}", name, names.join(", "))));
+            }
+        }
+    }
+    Ok(Some(mask))
+}
+
+impl ShieldRule {
+    pub(crate) fn from_config(v: &Value, limits: &Limits) -> Result<Self, ConfigError> {
+        let sens = match v.get("sensitivity") {
+            None | Some(Value::Null) => 2,
+            Some(x) => match x.as_u64() {
+                Some(n @ 1..=4) => n as u8,
+                _ => return Err(ConfigError::new("sensitivity", "must be an integer from 1 to 4")),
+            },
+        };
+        let mut enabled = categories(v, "categories")?.unwrap_or(u32::MAX);
+        if let Some(off) = categories(v, "disable")? {
+            enabled &= !off;
+        }
+        let exclude_paths = string_list(v, "exclude_paths")?;
+        for p in &exclude_paths {
+            if !p.starts_with('/') {
+                return Err(ConfigError::new("exclude_paths", format!("{:?} must start with '/'", p)));
+            }
+        }
+        let exclude_fields = string_list(v, "exclude_fields")?;
+        for f in &exclude_fields {
+            let ok = ["query:", "header:", "cookie:", "body:"].iter().any(|p| f.starts_with(p) && f.len() > p.len()) || f == "path";
+            if !ok {
+                return Err(ConfigError::new(
+                    "exclude_fields",
+                    format!("{:?} must be \"path\" or start with query:, header:, cookie: or body:", f),
+                ));
+            }
+        }
+        let exclude_headers = string_list(v, "exclude_headers")?.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+        let body_limit = opt_usize(v, "body_limit")?.unwrap_or(limits.body_inspect_bytes);
+        let on_body_limit = match opt_str(v, "on_body_limit")? {
+            None | Some("prefix") => OnBodyLimit::Prefix,
+            Some("allow") => OnBodyLimit::Allow,
+            Some("deny") => OnBodyLimit::Deny,
+            Some(other) => {
+                return Err(ConfigError::new("on_body_limit", format!("unknown value {:?}; expected \"allow\", \"deny\" or \"prefix\"", other)))
+            }
+        };
+        Ok(ShieldRule { sens, enabled, exclude_paths, exclude_fields, exclude_headers, body_limit, on_body_limit, limits: *limits })
+    }
+
+    fn field_excluded(&self, kind: &str, name: &str) -> bool {
+        self.exclude_fields.iter().any(|f| f.len() == kind.len() + 1 + name.len() && f.starts_with(kind) && f.as_bytes()[kind.len()] == b':' && f.ends_with(name))
+    }
+
+    fn header_excluded(&self, name: &str) -> bool {
+        DEFAULT_EXCLUDED_HEADERS.contains(&name)
+            || DEFAULT_EXCLUDED_HEADER_PREFIXES.iter().any(|p| name.starts_with(p))
+            || self.exclude_headers.iter().any(|h| h == name)
+            || self.field_excluded("header", name)
+    }
+
+    pub(crate) fn evaluate(&self, req: &Request) -> RuleResult {
+        let scanner = Scanner { sens: self.sens, enabled: self.enabled, limits: &self.limits };
+        let mut sc = Scratch::default();
+        let mut rep = Report::default();
+
+        // Path: the whole decoded path for traversal and sensitive files,
+        // then each segment for everything else.
+        let path_excluded = self.exclude_fields.iter().any(|f| f == "path");
+        normalize(&req.path, self.limits.max_decode_rounds, &mut sc);
+        let norm_path = resolve_dots(&sc.norm);
+        if self.exclude_paths.iter().any(|p| norm_path.starts_with(p.to_ascii_lowercase().as_str())) && !path::is_traversal(&sc.norm) {
+            return RuleResult::new(Conclusion::Allow, "{\"type\":\"SHIELD\",\"suspicious\":false,\"excluded\":true}".into());
+        }
+        if !path_excluded {
+            if scanner.on(Category::PathTraversal) && path::is_traversal(&sc.norm) {
+                rep.add(Category::PathTraversal, "path", &req.path);
+            } else if scanner.on(Category::FileInclusion) && path::is_file_inclusion(&sc.norm, None) {
+                rep.add(Category::FileInclusion, "path", &req.path);
+            }
+            if !is_plain_path(&req.path) {
+                let mut bytes = Vec::new();
+                let mut seg_text = String::new();
+                for seg in req.path.split('/') {
+                    if seg.is_empty() || is_plain(seg) {
+                        continue;
+                    }
+                    percent_once(seg, &mut bytes, &mut seg_text);
+                    if let Some(c) = scanner.scan(&seg_text, None, QUERY, &mut sc) {
+                        rep.add(c, "path", seg);
+                    }
+                }
+            }
+        }
+
+        // Query keys and values.
+        let query_truncated = body::for_each_pair(&req.query, self.limits.max_query_params, |k, v| {
+            if self.field_excluded("query", k) {
+                return false;
+            }
+            self.scan_pair(&scanner, "query", k, v, QUERY, &mut sc, &mut rep);
+            false
+        });
+        if query_truncated {
+            rep.note("query", "max_query_params");
+        }
+
+        // Headers.
+        for (name, value) in req.headers.iter().take(self.limits.max_headers) {
+            let name: &str = name;
+            if name == "content-type" && scanner.on(Category::ContentType) && inject::is_odd_content_type(value, self.sens) {
+                rep.add(Category::ContentType, "header:content-type", value);
+            }
+            if self.header_excluded(name) {
+                continue;
+            }
+            if let Some(c) = scanner.scan(value, Some(name), HEADER, &mut sc) {
+                rep.add(c, &format!("header:{}", name), value);
+            }
+        }
+
+        // Cookies.
+        if !self.header_excluded_explicitly("cookie") {
+            for (name, value) in req.cookies() {
+                if self.field_excluded("cookie", name) {
+                    continue;
+                }
+                if let Some(c) = scanner.scan(value, Some(name), HEADER, &mut sc) {
+                    rep.add(c, &format!("cookie:{}", name), value);
+                }
+            }
+        }
+
+        self.scan_body(&scanner, req, &mut sc, &mut rep);
+        rep.finish()
+    }
+
+    fn header_excluded_explicitly(&self, name: &str) -> bool {
+        self.exclude_headers.iter().any(|h| h == name)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn scan_pair(&self, scanner: &Scanner, kind: &str, k: &str, v: &str, w: Where, sc: &mut Scratch, rep: &mut Report) {
+        if scanner.on(Category::NosqlInjection) && inject::is_nosql_key(k) {
+            rep.add(Category::NosqlInjection, &format!("{}:{}", kind, k), k);
+        } else if let Some(c) = scanner.scan(k, None, w, sc) {
+            rep.add(c, &format!("{}:{}", kind, k), k);
+        }
+        if let Some(c) = scanner.scan(v, Some(k), w, sc) {
+            rep.add(c, &format!("{}:{}", kind, k), v);
+        }
+    }
+
+    fn scan_body(&self, scanner: &Scanner, req: &Request, sc: &mut Scratch, rep: &mut Report) {
+        let declared = req.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+        let size = declared.max(req.body.len());
+        if size == 0 && req.body.is_empty() {
+            return;
+        }
+        let mut body = req.body;
+        if size > self.body_limit {
+            match self.on_body_limit {
+                OnBodyLimit::Allow => {
+                    rep.note("body", "over_limit_not_inspected");
+                    return;
+                }
+                OnBodyLimit::Deny => {
+                    rep.add(Category::BodyLimit, "body", &format!("{} bytes > body_limit {}", size, self.body_limit));
+                    return;
+                }
+                OnBodyLimit::Prefix => {
+                    rep.note("body", "prefix_inspected");
+                    if body.len() > self.body_limit {
+                        body = &body[..self.body_limit];
+                    }
+                }
+            }
+        }
+        if body.is_empty() {
+            return;
+        }
+        let ct = req.header("content-type").unwrap_or("").to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        let excluded_body = self.exclude_fields.iter().any(|f| f == "body:*" || f == "body:$");
+        if excluded_body {
+            return;
+        }
+        if mime == "application/x-www-form-urlencoded" {
+            let text = String::from_utf8_lossy(body);
+            let truncated = body::for_each_pair(&text, self.limits.max_query_params, |k, v| {
+                if !self.field_excluded("body", k) {
+                    self.scan_pair(scanner, "body", k, v, BODY, sc, rep);
+                }
+                false
+            });
+            if truncated {
+                rep.note("body", "max_query_params");
+            }
+        } else if mime == "application/json" || mime.ends_with("+json") || mime == "text/json" {
+            let mut sink = JsonSink { rule: self, scanner, sc, rep };
+            body::walk_json(body, self.limits.max_json_depth, &mut sink);
+        } else if mime == "multipart/form-data" {
+            let boundary = body::header_param(req.header("content-type").unwrap_or(""), "boundary").unwrap_or("").to_string();
+            body::for_each_part(body, &boundary, |name, value, is_file| {
+                if self.field_excluded("body", name) {
+                    return false;
+                }
+                let loc = if is_file { format!("body:{}:filename", name) } else { format!("body:{}", name) };
+                if let Some(c) = scanner.scan(value, Some(name), BODY, sc) {
+                    rep.add(c, &loc, value);
+                }
+                false
+            });
+        } else if mime.starts_with("image/")
+            || mime.starts_with("audio/")
+            || mime.starts_with("video/")
+            || mime.starts_with("font/")
+            || matches!(mime, "application/octet-stream" | "application/pdf" | "application/zip" | "application/gzip" | "application/protobuf" | "application/x-protobuf" | "application/wasm")
+            || mime.starts_with("application/grpc")
+        {
+            // Opaque binary: nothing an injection matcher can read.
+        } else {
+            let text = String::from_utf8_lossy(body);
+            let xml = mime.ends_with("/xml") || mime.ends_with("+xml");
+            if xml {
+                if scanner.on(Category::Xxe) {
+                    normalize(cut(&text, self.limits.max_value_bytes), self.limits.max_decode_rounds, sc);
+                    if inject::is_xxe(&sc.norm) {
+                        rep.add(Category::Xxe, "body", &text);
+                        return;
+                    }
+                }
+                // Markup is expected in XML: scan everything but XSS.
+                let xml_scanner = Scanner { sens: scanner.sens, enabled: scanner.enabled & !Category::Xss.bit(), limits: scanner.limits };
+                if let Some(c) = xml_scanner.scan(&text, None, BODY, sc) {
+                    rep.add(c, "body", &text);
+                }
+            } else if let Some(c) = scanner.scan(&text, None, BODY, sc) {
+                rep.add(c, "body", &text);
+            }
+        }
+    }
+}
+
+struct JsonSink<'a, 'b, 'l> {
+    rule: &'a ShieldRule,
+    scanner: &'a Scanner<'l>,
+    sc: &'b mut Scratch,
+    rep: &'b mut Report,
+}
+
+impl<'a, 'b, 'l> JsonSink<'a, 'b, 'l> {
+    fn excluded(&self, loc: &dyn Fn() -> String) -> bool {
+        if !self.rule.exclude_fields.iter().any(|f| f.starts_with("body:$")) {
+            return false;
+        }
+        let l = loc();
+        self.rule.field_excluded("body", &l) || self.rule.exclude_fields.iter().any(|f| f.starts_with("body:$") && l.starts_with(&f[5..]) && l.as_bytes().get(f.len() - 5).map_or(false, |&c| c == b'.' || c == b'['))
+    }
+}
+
+impl<'a, 'b, 'l> FieldSink for JsonSink<'a, 'b, 'l> {
+    fn key(&mut self, loc: &dyn Fn() -> String, key: &str) -> bool {
+        if self.excluded(loc) {
+            return false;
+        }
+        if self.scanner.on(Category::NosqlInjection) && (inject::is_nosql_key(key) || (key.starts_with('$') && inject::is_nosql_key(&format!("[{}]", key)))) {
+            self.rep.add(Category::NosqlInjection, &format!("body:{}", loc()), key);
+        } else if let Some(c) = self.scanner.scan(key, None, BODY, self.sc) {
+            self.rep.add(c, &format!("body:{}", loc()), key);
+        }
+        false
+    }
+
+    fn value(&mut self, loc: &dyn Fn() -> String, key: Option<&str>, value: &str) -> bool {
+        if self.excluded(loc) {
+            return false;
+        }
+        if let Some(c) = self.scanner.scan(value, key, BODY, self.sc) {
+            self.rep.add(c, &format!("body:{}", loc()), value);
+        }
+        false
+    }
+}
+
+/// Percent-decodes a path segment once (no `+` rule in paths).
+fn percent_once(seg: &str, bytes: &mut Vec<u8>, out: &mut String) {
+    normalize::percent_decode_into(seg.as_bytes(), bytes, false);
+    normalize::lenient_utf8(bytes, out);
+}
+
+fn is_plain_path(p: &str) -> bool {
+    p.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.' | b'~'))
+}
+
+/// Removes `.` and `..` segments (RFC 3986 5.2.4) and repeated slashes,
+/// with `\` read as `/`: the path an exclusion prefix is compared with.
+fn resolve_dots(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let p = p.split(|c| c == '?' || c == '#').next().unwrap_or("");
+    let owned = p.replace('\\', "/");
+    for seg in owned.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            s => out.push(s),
+        }
+    }
+    let mut r = String::from("/");
+    r.push_str(&out.join("/"));
+    if p.ends_with('/') && r.len() > 1 {
+        r.push('/');
+    }
+    r
+}
+
+#[derive(Default)]
+struct Report {
+    first: Option<(Category, String, String)>,
+    count: usize,
+    notes: Vec<(&'static str, &'static str)>,
+}
+
+impl Report {
+    fn add(&mut self, c: Category, location: &str, value: &str) {
+        self.count += 1;
+        if self.first.is_none() {
+            let loc: String = excerpt(location, 64);
+            self.first = Some((c, loc, excerpt(value, EXCERPT_CHARS)));
+        }
+    }
+
+    fn note(&mut self, key: &'static str, value: &'static str) {
+        if !self.notes.iter().any(|(k, _)| *k == key) {
+            self.notes.push((key, value));
+        }
+    }
+
+    fn finish(self) -> RuleResult {
+        let mut r = String::with_capacity(128);
+        r.push_str("{\"type\":\"SHIELD\"");
+        let conclusion = match &self.first {
+            Some((c, loc, ex)) => {
+                r.push_str(",\"category\":");
+                json_str(&mut r, c.as_str());
+                r.push_str(",\"location\":");
+                json_str(&mut r, loc);
+                r.push_str(",\"excerpt\":");
+                json_str(&mut r, ex);
+                r.push_str(",\"suspicious\":true,\"findings\":");
+                r.push_str(&self.count.to_string());
+                Conclusion::Deny
+            }
+            None => {
+                r.push_str(",\"suspicious\":false");
+                Conclusion::Allow
+            }
+        };
+        for (k, v) in &self.notes {
+            r.push(',');
+            json_str(&mut r, k);
+            r.push(':');
+            json_str(&mut r, v);
+        }
+        r.push('}');
+        RuleResult::new(conclusion, r)
     }
 }

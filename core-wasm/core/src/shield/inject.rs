@@ -1,0 +1,427 @@
+//! Smaller injection families: template injection, JNDI lookups, NoSQL
+//! operators, CRLF (header) injection, XML external entities, and suspicious
+//! `Content-Type` charsets.
+//!
+//! Work: each is a single pass; JNDI lookup resolution keeps a stack bounded
+//! by `MAX_LOOKUP_DEPTH` and copies each byte at most that many times.
+
+use memchr::memmem;
+
+/// Names whose mere use inside a template expression is an attack.
+fn template_global(w: &str) -> bool {
+    matches!(
+        w,
+        "config" | "self" | "request" | "settings" | "_self" | "lipsum" | "cycler" | "joiner"
+            | "namespace" | "url_for" | "get_flashed_messages" | "constructor" | "application"
+            | "session" | "g" | "env" | "_context" | "this" | "$on" | "$eval" | "smarty"
+            | "$smarty" | "t" | "class" | "runtime" | "java" | "process" | "global" | "object"
+            | "system" | "exec" | "eval" | "require" | "import" | "os" | "subprocess" | "ex"
+            | "product" | "out" | "app" | "__class__"
+    )
+}
+
+/// Whether the inside of a template delimiter is an expression rather than
+/// a plain variable name (`{{name}}`, `${user.name}` are plain).
+fn template_expr(inner: &str) -> bool {
+    let t = inner.trim().trim_start_matches(|c| c == '=' || c == '-' || c == '#' || c == '!');
+    if t.is_empty() {
+        return false;
+    }
+    let b = t.as_bytes();
+    if t.contains("__") || t.contains('`') {
+        return true;
+    }
+    const CALLS: &[&str] = &[
+        "popen", "system", "exec", "eval", "import", "open(", "read(", "getruntime", "forname",
+        "constructor", "alert(", "prompt(", "confirm(", "require", "process", "os.", "globals",
+        "builtins", "getclass", "class.", "spawn", "readfile", "file_get_contents", "passthru",
+        "include", "new ", "invoke", "getmethod", "newinstance", "registerundefinedfiltercallback",
+        "getfilter", "setattribute", "getattribute", "lookup", "mro", "subclasses", "dump(",
+        "phpinfo", "shell", "cmd", "runtime", "env.", "url_for", "config.",
+    ];
+    if t.contains('(') || t.contains('[') || t.contains('.') {
+        if CALLS.iter().any(|c| t.contains(c)) {
+            return true;
+        }
+    }
+    // Arithmetic on literals: 7*7, 7*'7', 1+1.
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(c, b'*' | b'+' | b'-' | b'/' | b'%') && i > 0 {
+            let l = b[..i].iter().rev().find(|x| **x != b' ');
+            let r = b[i + 1..].iter().find(|x| **x != b' ');
+            let lit = |x: Option<&u8>| x.map_or(false, |x| x.is_ascii_digit() || *x == b'\'' || *x == b'"');
+            if lit(l) && lit(r) {
+                return true;
+            }
+        }
+    }
+    let head: String = t.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$').collect();
+    if template_global(&head) && (head.len() == t.len() || matches!(b.get(head.len()), Some(b'.') | Some(b'|') | Some(b' '))) {
+        return true;
+    }
+    // Filters and method chains that reach objects: |attr, .getclass, ?new
+    t.contains("|attr") || t.contains(".getclass") || t.contains("?new") || t.contains(".forname") || t.contains("|map") && t.contains("system")
+}
+
+const OPENERS: &[(&str, &str)] = &[
+    ("{{", "}}"),
+    ("${", "}"),
+    ("#{", "}"),
+    ("*{", "}"),
+    ("@{", "}"),
+    ("~{", "}"),
+    ("<%", "%>"),
+    ("{%", "%}"),
+    ("@(", ")"),
+    ("{$", "}"),
+];
+
+/// Whether `s` (normalised) is a server-side template injection.
+pub(crate) fn is_ssti(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !b.iter().any(|&c| matches!(c, b'{' | b'<' | b'[' | b'(' | b'_' | b'#' | b'?')) {
+        return false;
+    }
+    for m in ["__subclasses__", "__globals__", "__builtins__", "__mro__", "<#assign", "<#list", "?new(", "#set(", "{php}", "{/php}", "freemarker.template", "#foreach", ".getruntime(", "{system(", "{exec(", "{passthru(", "{shell_exec(", "{include file=", "{self::"] {
+        if memmem::find(b, m.as_bytes()).is_some() {
+            return true;
+        }
+    }
+    for (open, close) in OPENERS {
+        let mut from = 0;
+        while let Some(p) = memmem::find(&b[from..], open.as_bytes()) {
+            let start = from + p + open.len();
+            from = start;
+            let window = &s[start..s.len().min(start + 512)];
+            let inner = match window.find(close) {
+                Some(q) => &window[..q],
+                // An unclosed delimiter at the end still counts (truncated).
+                None => {
+                    if window.len() < 512 {
+                        window
+                    } else {
+                        continue;
+                    }
+                }
+            };
+            if *open == "<%" && (inner.starts_with('=') || inner.starts_with(' ') || inner.starts_with('@') || inner.starts_with('-')) && window.contains(close) {
+                return true;
+            }
+            if template_expr(inner) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+const MAX_LOOKUP_DEPTH: usize = 16;
+
+/// Resolves Log4j-style lookups the way Log4j 2 does (`${lower:j}` → `j`,
+/// `${::-j}` and `${env:X:-j}` → `j`, `${date:'j'}` → `j`) and reports
+/// whether a `jndi:` lookup results (also unterminated or too deep).
+pub(crate) fn is_jndi(s: &str) -> bool {
+    let b = s.as_bytes();
+    if memmem::find(b, b"${").is_none() {
+        return false;
+    }
+    if memmem::find(b, b"${jndi:").is_some() {
+        return true;
+    }
+    let mut stack: Vec<String> = vec![String::new()];
+    let mut i = 0;
+    let mut depth_over = 0usize;
+    let chars: Vec<char> = s.chars().collect();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '$' && i + 1 < chars.len() && chars[i + 1] == '{' {
+            if stack.len() > MAX_LOOKUP_DEPTH {
+                depth_over += 1;
+            } else {
+                stack.push(String::new());
+            }
+            i += 2;
+            continue;
+        }
+        if c == '}' && depth_over > 0 {
+            depth_over -= 1;
+            i += 1;
+            continue;
+        }
+        if c == '}' && stack.len() > 1 {
+            let inner = stack.pop().unwrap_or_default();
+            if inner.starts_with("jndi:") || inner.starts_with("jndi") && inner.len() > 4 && inner.as_bytes()[4] == b':' {
+                return true;
+            }
+            let resolved: String = if let Some(p) = inner.find(":-") {
+                inner[p + 2..].to_string()
+            } else if let Some(rest) = inner.strip_prefix("lower:").or_else(|| inner.strip_prefix("upper:")) {
+                rest.to_string()
+            } else if let Some(rest) = inner.strip_prefix("date:") {
+                rest.trim_matches('\'').to_string()
+            } else {
+                format!("${{{}}}", inner)
+            };
+            if let Some(top) = stack.last_mut() {
+                top.push_str(&resolved);
+            }
+            i += 1;
+            continue;
+        }
+        if let Some(top) = stack.last_mut() {
+            if top.len() < 4096 {
+                top.push(c);
+            }
+        }
+        for level in stack.iter().skip(1) {
+            if level.starts_with("jndi:") {
+                return true;
+            }
+        }
+        i += 1;
+    }
+    stack.iter().skip(1).any(|l| l.starts_with("jndi:") || l.starts_with("jndi"))
+}
+
+/// MongoDB query and aggregation operators.
+fn mongo_op(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"ne" | b"eq" | b"gt" | b"gte" | b"lt" | b"lte" | b"in" | b"nin" | b"regex" | b"where"
+            | b"exists" | b"or" | b"and" | b"not" | b"nor" | b"expr" | b"elemmatch" | b"all"
+            | b"size" | b"type" | b"mod" | b"text" | b"function" | b"accumulator" | b"jsonschema"
+            | b"lookup" | b"match" | b"group" | b"project" | b"unionwith" | b"out" | b"merge"
+            | b"options" | b"search" | b"comment" | b"addfields" | b"set" | b"unset"
+    )
+}
+
+/// Whether a JSON or form key is a Mongo operator (`$ne`, `user[$ne]`).
+pub(crate) fn is_nosql_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'$', &b[i..]) {
+        let at = i + p;
+        let prev = if at > 0 { b[at - 1] } else { b'[' };
+        let mut j = at + 1;
+        while j < b.len() && b[j].is_ascii_alphabetic() {
+            j += 1;
+        }
+        let word = key[at + 1..j].to_ascii_lowercase();
+        if matches!(prev, b'[' | b'.' | b'"' | b'\'') && mongo_op(word.as_bytes()) && (j == b.len() || matches!(b[j], b']' | b'"' | b'\'' | b'.')) {
+            return true;
+        }
+        i = at + 1;
+    }
+    false
+}
+
+/// Whether `s` (normalised) carries Mongo operators or `$where` JavaScript.
+pub(crate) fn is_nosql(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(b'$', &b[i..]) {
+        let at = i + p;
+        i = at + 1;
+        let prev = if at > 0 { b[at - 1] } else { b'{' };
+        if !matches!(prev, b'{' | b'[' | b'"' | b'\'' | b',' | b' ' | b'.' | b'\t') {
+            continue;
+        }
+        let mut j = at + 1;
+        while j < b.len() && b[j].is_ascii_alphabetic() {
+            j += 1;
+        }
+        if !mongo_op(&b[at + 1..j]) {
+            continue;
+        }
+        let mut k = j;
+        if k < b.len() && matches!(b[k], b'"' | b'\'' | b']') {
+            k += 1;
+        }
+        while k < b.len() && b[k] == b' ' {
+            k += 1;
+        }
+        if k < b.len() && (matches!(b[k], b':' | b'=') || (k > j && b[k - 1] == b']')) || (k == b.len() && k > j && b[k - 1] == b']') {
+            return true;
+        }
+    }
+    // $where JavaScript: quote breakouts into JS.
+    for m in ["this.password", "this.passwd", "this.username", "this.user", "this.email", "this.token", "this.role", "this.isadmin", "this.secret", "this.constructor", "db.getcollection", "db.users.", "db.collection", "tojson(this)", "object.keys(this)", "this.__proto__"] {
+        if memmem::find(b, m.as_bytes()).is_some() {
+            return true;
+        }
+    }
+    for p in memchr::memchr_iter(b';', b) {
+        let after = s[p + 1..].trim_start();
+        if after.starts_with("return true") || after.starts_with("return 1") || after.starts_with("return(true") {
+            return true;
+        }
+    }
+    // `'||'1'=='1`, `' || 1==1//`, `'; return true; var x='`, `';while(true){}'`
+    for q in memchr::memchr2_iter(b'\'', b'"', b) {
+        let rest = s[q + 1..].trim_start();
+        let rb = rest.as_bytes();
+        if rest.starts_with("||") || rest.starts_with("&&") {
+            let window = &rest[..rest.len().min(48)];
+            if window.contains("==") || window.contains("!=") || window.contains("true") && !window.contains('=') {
+                return true;
+            }
+        }
+        if rb.first() == Some(&b';') {
+            let after = rest[1..].trim_start();
+            for w in ["return ", "return(", "while(", "while (", "sleep(", "var ", "let ", "this.", "function(", "for(", "for (", "throw ", "db."] {
+                if after.starts_with(w) {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether `s` (decoded, lower case) injects a header or a body via CR/LF:
+/// a line break followed by `Name:` or by a second line break.
+pub(crate) fn is_crlf(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while let Some(p) = memchr::memchr2(b'\r', b'\n', &b[i..]) {
+        let mut j = i + p;
+        let mut breaks = 0;
+        while j < b.len() && matches!(b[j], b'\r' | b'\n') {
+            if b[j] == b'\n' {
+                breaks += 1;
+            }
+            j += 1;
+        }
+        if breaks >= 2 && j < b.len() {
+            return true;
+        }
+        while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+            j += 1;
+        }
+        let start = j;
+        while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b'_') && j - start < 64 {
+            j += 1;
+        }
+        if j > start && b[start].is_ascii_alphabetic() {
+            let mut k = j;
+            while k < b.len() && b[k] == b' ' {
+                k += 1;
+            }
+            if k < b.len() && b[k] == b':' && !b[k + 1..].starts_with(b"//") {
+                return true;
+            }
+        }
+        i = j.max(i + p + 1);
+    }
+    false
+}
+
+/// Whether `s` (normalised) declares XML entities or external DTDs, or uses
+/// XInclude.
+pub(crate) fn is_xxe(s: &str) -> bool {
+    let b = s.as_bytes();
+    if memchr::memchr(b'<', b).is_none() {
+        return false;
+    }
+    if memmem::find(b, b"<!entity").is_some() || memmem::find(b, b"<xi:include").is_some() || memmem::find(b, b"xmlns:xi=").is_some() {
+        return true;
+    }
+    let mut from = 0;
+    while let Some(p) = memmem::find(&b[from..], b"<!doctype") {
+        let start = from + p + 9;
+        from = start;
+        let end = b[start..].iter().position(|&c| c == b'>').map_or(b.len(), |q| start + q);
+        let decl = &s[start..end];
+        if decl.contains('[') || decl.contains(" system") || decl.contains("\tsystem") || decl.contains("\nsystem") {
+            return true;
+        }
+        if decl.contains("public") && !decl.contains("w3.org") {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether a `Content-Type` value is a known WAF-bypass shape: two charset
+/// parameters, a charset outside the usual ones (`ibm037`, `utf-7`, ...),
+/// or two `boundary` parameters.
+pub(crate) fn is_odd_content_type(ct: &str, sens: u8) -> bool {
+    let lower = ct.to_ascii_lowercase();
+    let mut charsets = 0;
+    let mut boundaries = 0;
+    for part in lower.split(';').skip(1) {
+        let part = part.trim();
+        let (k, v) = match part.find('=') {
+            Some(p) => (part[..p].trim(), part[p + 1..].trim().trim_matches('"')),
+            None => (part, ""),
+        };
+        if k == "charset" {
+            charsets += 1;
+            let ok = matches!(
+                v,
+                "utf-8" | "utf8" | "us-ascii" | "ascii" | "iso-8859-1" | "iso8859-1" | "latin1"
+                    | "latin-1" | "windows-1252" | "cp1252" | "iso-8859-15" | "iso-8859-2"
+                    | "windows-1250" | "windows-1251" | "koi8-r" | "shift_jis" | "euc-jp"
+                    | "euc-kr" | "gb2312" | "gbk" | "gb18030" | "big5" | "iso-2022-jp"
+                    | "utf-16" | "utf-16le" | "utf-16be" | "iso-8859-9" | "windows-1256"
+            );
+            if !ok {
+                return true;
+            }
+        } else if k == "boundary" {
+            boundaries += 1;
+        }
+    }
+    charsets > 1 || boundaries > 1 || (sens >= 3 && lower.split(';').next().map_or(false, |t| t.contains(',')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates() {
+        for s in ["{{7*7}}", "${7*7}", "<%= 7*7 %>", "#{7*7}", "{{''.__class__.__mro__}}", "{{config.items()}}", "{{self}}"] {
+            assert!(is_ssti(s), "{}", s);
+        }
+        for s in ["hello {{name}}", "${home}/bin", "{{user.name}}", "a {b} c", "#{hashtag}"] {
+            assert!(!is_ssti(s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn jndi_obfuscations() {
+        for s in [
+            "${jndi:ldap://x/a}",
+            "${${lower:j}ndi:ldap://x/a}",
+            "${${::-j}${::-n}${::-d}${::-i}:rmi://x/a}",
+            "${${env:nan:-j}ndi${env:nan:-:}ldap://x}",
+            "${j${lower:n}di:dns://x}",
+        ] {
+            assert!(is_jndi(s), "{}", s);
+        }
+        assert!(!is_jndi("${home}"));
+    }
+
+    #[test]
+    fn nosql_forms() {
+        assert!(is_nosql_key("user[$ne]"));
+        assert!(is_nosql_key("$where"));
+        assert!(!is_nosql_key("price$"));
+        for s in ["{\"$ne\": null}", "[$regex]=.*", "' || '1'=='1", "'; return true; var x='"] {
+            assert!(is_nosql(s), "{}", s);
+        }
+        assert!(!is_nosql("it costs $5 or $10"));
+    }
+
+    #[test]
+    fn crlf_and_xxe() {
+        assert!(is_crlf("x\r\nset-cookie: a=b"));
+        assert!(!is_crlf("line one\nline two"));
+        assert!(is_xxe("<!doctype x [<!entity y system \"file:///etc/passwd\">]>"));
+        assert!(!is_xxe("<!doctype html><html></html>"));
+        assert!(is_odd_content_type("application/json; charset=ibm037", 2));
+        assert!(is_odd_content_type("text/plain; charset=utf-8; charset=utf-7", 2));
+        assert!(!is_odd_content_type("application/json; charset=UTF-8", 2));
+    }
+}

@@ -1,0 +1,383 @@
+//! Normalisation: turning a value into what the application (or the browser,
+//! or the shell) would finally see, before any matcher looks at it.
+//!
+//! Work limits: every function here is a single linear pass over its input;
+//! repeated decoding is bounded by `Limits::max_decode_rounds`, so a value of
+//! `n` bytes costs at most `O(rounds * n)`.
+
+use unicode_normalization::UnicodeNormalization;
+
+fn hex_val(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn push_char_utf8(out: &mut Vec<u8>, c: char) {
+    let mut buf = [0u8; 4];
+    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+}
+
+/// One round of percent-decoding (`%XX` and IIS-style `%uXXXX`) into `out`.
+/// With `plus_as_space`, `+` becomes a space (query strings and forms).
+/// Returns whether anything was decoded.
+pub(crate) fn percent_decode_into(src: &[u8], out: &mut Vec<u8>, plus_as_space: bool) -> bool {
+    out.clear();
+    out.reserve(src.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < src.len() {
+        let b = src[i];
+        if b == b'%' {
+            if i + 2 < src.len() {
+                if let (Some(h), Some(l)) = (hex_val(src[i + 1]), hex_val(src[i + 2])) {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    changed = true;
+                    continue;
+                }
+            }
+            if i + 5 < src.len() && (src[i + 1] == b'u' || src[i + 1] == b'U') {
+                let mut v: u32 = 0;
+                let mut ok = true;
+                for k in 0..4 {
+                    match hex_val(src[i + 2 + k]) {
+                        Some(h) => v = v << 4 | h as u32,
+                        None => {
+                            ok = false;
+                            break;
+                        }
+                    }
+                }
+                if ok {
+                    push_char_utf8(out, char::from_u32(v).unwrap_or('\u{fffd}'));
+                    i += 6;
+                    changed = true;
+                    continue;
+                }
+            }
+            out.push(b);
+        } else if b == b'+' && plus_as_space {
+            out.push(b' ');
+            changed = true;
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    changed
+}
+
+/// Decodes bytes as UTF-8 leniently into `out`: overlong encodings of a code
+/// point (`C0 AE` for `.`, `E0 80 AF` for `/`) are decoded to that code point,
+/// a lone `A0` byte (Latin-1 no-break space) becomes a space, and any other
+/// invalid byte becomes U+FFFD.
+pub(crate) fn lenient_utf8(src: &[u8], out: &mut String) {
+    out.clear();
+    if let Ok(s) = std::str::from_utf8(src) {
+        out.push_str(s);
+        return;
+    }
+    let cont = |b: Option<&u8>| b.map_or(false, |b| b & 0xc0 == 0x80);
+    let mut i = 0;
+    while i < src.len() {
+        let b = src[i];
+        if b < 0x80 {
+            out.push(b as char);
+            i += 1;
+            continue;
+        }
+        let (len, init) = if b & 0xe0 == 0xc0 {
+            (2, (b & 0x1f) as u32)
+        } else if b & 0xf0 == 0xe0 {
+            (3, (b & 0x0f) as u32)
+        } else if b & 0xf8 == 0xf0 {
+            (4, (b & 0x07) as u32)
+        } else {
+            (0, 0)
+        };
+        if len == 0 || i + len > src.len() || !(1..len).all(|k| cont(src.get(i + k))) {
+            out.push(if b == 0xa0 { ' ' } else { '\u{fffd}' });
+            i += 1;
+            continue;
+        }
+        let mut v = init;
+        for k in 1..len {
+            v = v << 6 | (src[i + k] & 0x3f) as u32;
+        }
+        out.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+        i += len;
+    }
+}
+
+/// Named HTML character references that matter for attacks (and the common
+/// harmless ones), as browsers decode them.
+fn named_entity(name: &str) -> Option<char> {
+    Some(match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        "tab" => '\t',
+        "newline" => '\n',
+        "colon" => ':',
+        "semi" => ';',
+        "lpar" => '(',
+        "rpar" => ')',
+        "sol" => '/',
+        "bsol" => '\\',
+        "comma" => ',',
+        "period" => '.',
+        "excl" => '!',
+        "num" => '#',
+        "dollar" => '$',
+        "percnt" => '%',
+        "lsqb" | "lbrack" => '[',
+        "rsqb" | "rbrack" => ']',
+        "lcub" | "lbrace" => '{',
+        "rcub" | "rbrace" => '}',
+        "grave" => '`',
+        "equals" => '=',
+        "plus" => '+',
+        "ast" | "midast" => '*',
+        "hyphen" | "dash" => '-',
+        "lowbar" => '_',
+        "quest" => '?',
+        "commat" => '@',
+        "vert" | "verbar" => '|',
+        "Tab" => '\t',
+        "NewLine" => '\n',
+        _ => return None,
+    })
+}
+
+/// One round of HTML character-reference decoding (`&lt;`, `&#60;`,
+/// `&#x3c;`, with or without `;`). Returns whether anything was decoded.
+pub(crate) fn entity_decode_into(src: &str, out: &mut String) -> bool {
+    out.clear();
+    out.reserve(src.len());
+    let b = src.as_bytes();
+    let mut changed = false;
+    let mut last = 0;
+    let mut i = 0;
+    while let Some(off) = memchr::memchr(b'&', &b[i..]) {
+        let amp = i + off;
+        let mut j = amp + 1;
+        let mut decoded: Option<char> = None;
+        if j < b.len() && b[j] == b'#' {
+            j += 1;
+            let hex = j < b.len() && (b[j] == b'x' || b[j] == b'X');
+            if hex {
+                j += 1;
+            }
+            let start = j;
+            let mut v: u32 = 0;
+            while j < b.len() && j - start < 12 {
+                let d = if hex { hex_val(b[j]).map(u32::from) } else { (b[j] as char).to_digit(10) };
+                match d {
+                    Some(d) => v = v.saturating_mul(if hex { 16 } else { 10 }).saturating_add(d),
+                    None => break,
+                }
+                j += 1;
+            }
+            if j > start {
+                decoded = Some(match char::from_u32(v) {
+                    Some('\0') | None => '\u{fffd}',
+                    Some(c) => c,
+                });
+            }
+        } else {
+            let start = j;
+            while j < b.len() && j - start < 10 && b[j].is_ascii_alphabetic() {
+                j += 1;
+            }
+            if j > start {
+                decoded = named_entity(&src[start..j]);
+            }
+        }
+        match decoded {
+            Some(c) => {
+                if j < b.len() && b[j] == b';' {
+                    j += 1;
+                }
+                out.push_str(&src[last..amp]);
+                out.push(c);
+                last = j;
+                changed = true;
+                i = j;
+            }
+            None => i = amp + 1,
+        }
+        if i >= b.len() {
+            break;
+        }
+    }
+    out.push_str(&src[last..]);
+    changed
+}
+
+/// Reusable buffers for normalisation, so that scanning many values of one
+/// request does not allocate per value.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) norm: String,
+    pub(crate) alt: String,
+    pub(crate) view: String,
+    pub(crate) toks: Vec<u16>,
+}
+
+/// Normalises `value` into `scratch.norm`: repeated percent- and entity-
+/// decoding (at most `rounds` rounds), lenient UTF-8 (overlong forms), NFKC (full-width and compatibility forms), a few look-alike
+/// characters, and lower case.
+pub(crate) fn normalize(value: &str, rounds: usize, scratch: &mut Scratch) {
+    let Scratch { bytes, a, b, norm, .. } = scratch;
+    let needs = value.bytes().any(|c| c == b'%' || c == b'&');
+    if !needs {
+        finish(value, norm);
+        return;
+    }
+    a.clear();
+    a.push_str(value);
+    for _ in 0..rounds.max(1) {
+        let mut changed = false;
+        if a.as_bytes().contains(&b'%') && percent_decode_into(a.as_bytes(), bytes, false) {
+            lenient_utf8(bytes, b);
+            std::mem::swap(a, b);
+            changed = true;
+        }
+        if a.as_bytes().contains(&b'&') && entity_decode_into(a, b) {
+            std::mem::swap(a, b);
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    finish(a, norm);
+}
+
+fn finish(a: &str, norm: &mut String) {
+    norm.clear();
+    if a.is_ascii() {
+        norm.reserve(a.len());
+        for &c in a.as_bytes() {
+            norm.push(c.to_ascii_lowercase() as char);
+        }
+        return;
+    }
+    for c in a.nfkc() {
+        let c = match c {
+            '\u{3002}' | '\u{ff61}' => '.',
+            '\u{2215}' | '\u{2044}' => '/',
+            '\u{02bc}' => '\'',
+            '\u{560a}' => '\n',
+            '\u{560d}' => '\r',
+            c => c,
+        };
+        if c.is_ascii() {
+            norm.push(c.to_ascii_lowercase());
+        } else {
+            for l in c.to_lowercase() {
+                norm.push(l);
+            }
+        }
+    }
+}
+
+/// Whether a value can hold no attack at all: ASCII letters, digits, `_`,
+/// `.` and `-` only. Such values skip every matcher.
+pub(crate) fn is_plain(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && memchr::memmem::find(value.as_bytes(), b"..").is_none()
+}
+
+/// A short, safe excerpt of a value for a reason: at most `max` characters,
+/// control characters escaped, runs of one character longer than four cut
+/// with `…`.
+pub(crate) fn excerpt(value: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    let mut prev: Option<char> = None;
+    let mut run = 0;
+    for c in value.chars() {
+        if Some(c) == prev {
+            run += 1;
+        } else {
+            run = 1;
+            prev = Some(c);
+        }
+        if run > 4 {
+            if run == 5 {
+                out.push('…');
+                n += 1;
+            }
+            continue;
+        }
+        let piece: String = match c {
+            '\n' => "\\n".into(),
+            '\r' => "\\r".into(),
+            '\t' => "\\t".into(),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        };
+        let w = piece.chars().count();
+        if n + w > max - 1 {
+            out.push('…');
+            return out;
+        }
+        out.push_str(&piece);
+        n += w;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        let mut sc = Scratch::default();
+        normalize(s, 4, &mut sc);
+        sc.norm
+    }
+
+    #[test]
+    fn repeated_percent_encoding_is_decoded_up_to_the_limit() {
+        assert_eq!(norm("%2527"), "'");
+        assert_eq!(norm("%252527"), "'");
+        assert_eq!(norm("%25252525252527"), "%252527");
+    }
+
+    #[test]
+    fn iis_unicode_and_overlong_utf8_are_decoded() {
+        assert_eq!(norm("%u003cscript"), "<script");
+        assert_eq!(norm("%c0%ae%c0%ae%c0%af"), "../");
+        assert_eq!(norm("%e0%80%ae"), ".");
+    }
+
+    #[test]
+    fn html_entities_are_decoded_with_or_without_semicolon() {
+        assert_eq!(norm("&lt;a&gt;&#x3C;&#60&#0000106;&colon;"), "<a><<j:");
+        assert_eq!(norm("AT&T &copy; &amp;lt;"), "at&t &copy; <");
+    }
+
+    #[test]
+    fn full_width_forms_fold_to_ascii() {
+        assert_eq!(norm("ＳＥＬＥＣＴ＜ｓｃｒｉｐｔ＞"), "select<script>");
+    }
+
+    #[test]
+    fn excerpts_are_short_and_escaped() {
+        assert_eq!(excerpt("a\r\nb", 40), "a\\r\\nb");
+        assert_eq!(excerpt("aaaaaaaaaaaab", 40), "aaaa…b");
+        assert!(excerpt(&"ab".repeat(100), 40).chars().count() <= 40);
+    }
+}

