@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn unknown_kind_names_the_rule() {
-        let e = RuleSet::compile(r#"{"rules":[{"kind":"bot"},{"kind":"nope"}]}"#).unwrap_err();
+        let e = RuleSet::compile(r#"{"rules":[{"kind":"bot","deny":["CURL"]},{"kind":"nope"}]}"#).unwrap_err();
         assert_eq!(e.rule, Some(1));
         assert!(e.message.contains("nope"));
     }

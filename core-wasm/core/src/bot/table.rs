@@ -13,11 +13,10 @@
 //! the whole literals took 1.5 ms (6 ms ASCII-case-insensitive), too much for
 //! the first rule set compiled in a process.
 
-use std::cell::UnsafeCell;
 use std::collections::HashMap;
-use std::sync::Once;
 
 use memchr::memmem;
+use once_cell::sync::OnceCell;
 use regex::Regex;
 
 /// The generated table (see scripts/gen_bot_data.py for the columns).
@@ -50,34 +49,6 @@ pub(crate) fn category_bit(name: &str) -> Option<u16> {
 pub(crate) const UNKNOWN_BIT: u16 = 1 << 13;
 const TOOLING: u16 = (1 << 5) | (1 << 9); // HTTP_LIBRARY | BROWSER_AUTOMATION
 
-/// A value computed at most once, on first use, then shared (a std-only
-/// `OnceCell`: `once_cell` is not a dependency of this crate).
-pub(crate) struct Lazy<T> {
-    once: Once,
-    value: UnsafeCell<Option<T>>,
-}
-
-// SAFETY: `value` is written only inside `once.call_once`, which runs at most
-// once and makes every other caller wait until it returns; afterwards it is
-// only read. This is the contract of `std::sync::OnceLock` (not in 1.63).
-unsafe impl<T: Send + Sync> Sync for Lazy<T> {}
-
-impl<T> Lazy<T> {
-    pub(crate) const fn new() -> Self {
-        Lazy { once: Once::new(), value: UnsafeCell::new(None) }
-    }
-
-    pub(crate) fn get_or_init(&self, f: impl FnOnce() -> T) -> &T {
-        self.once.call_once(|| {
-            let v = f();
-            // SAFETY: see the `Sync` impl; no reader exists before this.
-            unsafe { *self.value.get() = Some(v) };
-        });
-        // SAFETY: initialised above, never written again.
-        unsafe { (*self.value.get()).as_ref().expect("initialised by call_once") }
-    }
-}
-
 /// One bot of the table.
 pub(crate) struct Entry {
     pub(crate) name: &'static str,
@@ -85,7 +56,7 @@ pub(crate) struct Entry {
     pub(crate) pattern: &'static str,
     /// Rank among several matching entries: lower wins.
     rank: (bool, std::cmp::Reverse<usize>, usize),
-    regex: Lazy<Option<Regex>>,
+    regex: OnceCell<Option<Regex>>,
 }
 
 impl Entry {
@@ -122,7 +93,7 @@ fn key_hash(k: u32) -> usize {
     (k.wrapping_mul(0x9E37_79B1) >> (32 - BLOOM_BITS)) as usize
 }
 
-static TABLE: Lazy<Table> = Lazy::new();
+static TABLE: OnceCell<Table> = OnceCell::new();
 
 /// The process-wide table, built on first use.
 pub(crate) fn table() -> &'static Table {
@@ -168,7 +139,7 @@ impl Table {
             // on, then the longer pattern (more specific), then table order.
             let rank = (categories & !TOOLING == 0, std::cmp::Reverse(pattern.len()), id as usize);
             by_name.insert(name, id);
-            entries.push(Entry { name, categories, pattern, rank, regex: Lazy::new() });
+            entries.push(Entry { name, categories, pattern, rank, regex: OnceCell::new() });
         }
         keys.sort_unstable();
         Table { entries, keys, bloom, others, always, by_name }
