@@ -105,6 +105,8 @@ class Decider:
         self.engine = engine
         self.metrics = metrics
         self._sync = sync_engine
+        #: Whether the engine's store is synchronous (memory): no awaiting needed.
+        self.sync_engine = sync_engine
         self._core = core
         self._cache = _RuleCache(settings.rule_cache_size)
         self._ids = itertools.count(1)

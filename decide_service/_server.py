@@ -148,6 +148,7 @@ class _Handlers:
     def __init__(self, decider: Decider, metrics: Metrics) -> None:
         self.decider = decider
         self.metrics = metrics
+        self._sync = decider.sync_engine
 
     async def _fail(
         self,
@@ -174,7 +175,10 @@ class _Handlers:
         t0 = time.perf_counter()
         try:
             req = pb.DecideRequest.FromString(request)
-            resp = await self.decider.decide(req)
+            if self._sync:  # memory store: no awaiting, one coroutine less per call
+                resp = self.decider.decide_sync(req)
+            else:
+                resp = await self.decider.decide(req)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -88,7 +88,9 @@ def test_failed_trial_reopens_with_exponential_backoff_up_to_the_cap() -> None:
 def test_jitter_only_shortens_the_period_within_its_fraction() -> None:
     clock = Clock()
     b = CircuitBreaker(
-        BreakerSettings(base_backoff=10.0, jitter=0.2), clock=clock, rng=random.Random(7)  # noqa: S311
+        BreakerSettings(base_backoff=10.0, jitter=0.2),
+        clock=clock,
+        rng=random.Random(7),  # noqa: S311
     )
     for _ in range(3):
         b.record_failure()
