@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import importlib.metadata
 import logging
 import os
 import struct
@@ -55,10 +54,17 @@ STATUS_NO_RULESET = 3
 
 _WASM_NAME = "arcguard_core.wasm"
 
-try:
-    _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
-except importlib.metadata.PackageNotFoundError:  # pragma: no cover - vendored installs
-    _WASMTIME_VERSION = "unknown"
+
+
+def _wasmtime_identity() -> str:
+    # The precompiled module is only valid for the exact native library that
+    # made it; its size and mtime identify it without importlib.metadata's
+    # import cost. (wasmtime also refuses an incompatible module itself.)
+    try:
+        st = os.stat(ffi.dll._name)
+    except OSError:  # pragma: no cover
+        return "unknown"
+    return f"{ffi.dll._name}:{st.st_size}:{st.st_mtime_ns}"
 _U32 = struct.Struct("<I")
 _RESULT_HEAD = struct.Struct("<BI")
 
@@ -324,7 +330,7 @@ class Core:
         d = self.settings.cache_dir
         if d is None:
             return None
-        key = hashlib.sha256(wasm + _WASMTIME_VERSION.encode()).hexdigest()[:32]
+        key = hashlib.sha256(wasm + _wasmtime_identity().encode()).hexdigest()[:32]
         return d / f"arcguard-core-{key}.cwasm"
 
     @staticmethod

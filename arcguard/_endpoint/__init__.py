@@ -9,12 +9,13 @@ call's outcome, and rebuilds its channel from :meth:`EndpointSelector.on_change`
 
 from __future__ import annotations
 
+import sys
+import types
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from .address import DEFAULT_PORT, Candidate, HostAllowList, format_target, parse_endpoint
-from .cli import add_probe_arguments, probe_command, run_probe
-from .discovery import DiscoveryError, discover, srv_order
 from .platform import DEFAULT_TEMPLATES, PLATFORM_NAMES, Platform, detect_platform, resolve_template
-from .probe import ProbeResult, probe, rank
-from .selector import EndpointChange, EndpointChoice, EndpointSelector, RankedEndpoint
 from .settings import (
     DEFAULT_BASE_DOMAIN,
     DEFAULT_FAILOVER_THRESHOLD,
@@ -24,6 +25,44 @@ from .settings import (
     DEFAULT_PROBE_TIMEOUT,
     EndpointSettings,
 )
+
+if TYPE_CHECKING:
+    from .cli import add_probe_arguments, probe_command, run_probe
+    from .discovery import DiscoveryError, discover, srv_order
+    from .probe import ProbeResult, probe, rank
+    from .selector import EndpointChange, EndpointChoice, EndpointSelector, RankedEndpoint
+
+# grpc and dnspython take a quarter of a second to import, and every guard
+# detects its platform (for the client-IP policy) through this package: the
+# modules that need them load on first use of one of their names.
+_LAZY = {
+    "add_probe_arguments": "cli", "probe_command": "cli", "run_probe": "cli",
+    "DiscoveryError": "discovery", "discover": "discovery", "srv_order": "discovery",
+    "ProbeResult": "probe", "probe": "probe", "rank": "probe",
+    "EndpointChange": "selector", "EndpointChoice": "selector",
+    "EndpointSelector": "selector", "RankedEndpoint": "selector",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    # Loading the submodule ``probe`` would bind the package attribute
+    # ``probe`` to it, hiding the function of the same name.
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "DEFAULT_BASE_DOMAIN",
