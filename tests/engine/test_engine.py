@@ -131,11 +131,6 @@ def test_dry_run_rules_consume_but_never_stop_later_rules(engine: Engine) -> Non
     assert json.loads(d.results[1].reason)["remaining"] == 3
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the filter language (another engineer's work in progress) does not evaluate "
-    "`match` yet: the core answers NOT_RUN for every request",
-)
 def test_match_scopes_a_rate_limit(engine: Engine) -> None:
     rules = [fixed_window(window=60, max=1, match='http.request.uri.path == "/api"')]
     # Not matching: NOT_RUN, nothing consumed.
