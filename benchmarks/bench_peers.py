@@ -159,6 +159,33 @@ def _paths(d: dict[str, Any] | None) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(d.get("paths", {}).items()))
 
 
+def _arcguard_build() -> str:
+    """Which ArcGuard was measured: the commit and the Wasm core's digest."""
+    import hashlib
+
+    wasm = REPO / "arcguard" / "_core" / "arcguard_core.wasm"
+    digest = hashlib.sha256(wasm.read_bytes()).hexdigest()[:12] if wasm.exists() else "?"
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "arcguard"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    ).stdout.strip()
+    size = wasm.stat().st_size if wasm.exists() else 0
+    state = " with uncommitted changes in arcguard/" if dirty else ""
+    return f"tree at {head or '?'}{state}, core {size:,} B sha256 {digest}"
+
+
 def render_table(r: dict[str, Any]) -> str:
     """The side-by-side table, as Markdown."""
     ag, aj = r["arcguard"], r["arcjet"]
@@ -244,6 +271,7 @@ def render_table(r: dict[str, Any]) -> str:
         f"Load average (1/5/15 min) at start {fmt(ls)}, at end {fmt(le)}; "
         f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}."
     )
+    lines.append(f"ArcGuard: {_arcguard_build()}.")
     if "cache_files" in ag:
         lines.append(
             f"ArcGuard compile cache (ARCGUARD_CACHE_DIR): {ag['cache_files']} file(s) "
@@ -362,7 +390,7 @@ def _check_offline(py: Path) -> str:
     ]
     assert not outside, f"arcjet tried to reach beyond loopback: {outside[:5]}"
     inet = sum(1 for fam, _ in calls if fam in {"AF_INET", "AF_INET6"})
-    return f"strace of a 20-decision run: {inet} TCP connect() calls, all to 127.0.0.1"
+    return f"strace of a --n 20 run (151 decisions): {inet} TCP connect() calls, all to 127.0.0.1"
 
 
 def test_arcjet_cold_start(benchmark: Any, arcjet_python: Path, results: dict[str, Any]) -> None:
