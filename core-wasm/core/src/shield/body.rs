@@ -57,7 +57,8 @@ pub(crate) fn for_each_pair(raw: &str, max: usize, mut f: impl FnMut(&str, &str)
 }
 
 enum Seg {
-    Key(String),
+    /// A key, as the byte range of its raw (still escaped) text.
+    Key(usize, usize),
     Index(usize),
 }
 
@@ -67,13 +68,17 @@ struct Frame {
     expect_key: bool,
 }
 
-fn render(path: &[Seg], overflow: usize) -> String {
+fn render(body: &[u8], path: &[Seg], overflow: usize) -> String {
     let mut out = String::from("$");
+    let mut raw = Vec::new();
+    let mut text = String::new();
     for s in path {
         match s {
-            Seg::Key(k) => {
+            Seg::Key(a, b) => {
                 out.push('.');
-                let short: String = k.chars().take(32).collect();
+                json_string(&body[..*b], *a, &mut raw);
+                lenient_utf8(&raw, &mut text);
+                let short: String = text.chars().take(32).collect();
                 out.push_str(&short);
             }
             Seg::Index(i) => {
@@ -187,7 +192,9 @@ pub(crate) fn walk_json(body: &[u8], max_depth: usize, sink: &mut dyn FieldSink)
                 i += 1;
             }
             b'"' => {
-                i = json_string(body, i + 1, &mut raw);
+                let start = i + 1;
+                i = json_string(body, start, &mut raw);
+                let end = if i > start && body[i - 1] == b'"' { i - 1 } else { i };
                 lenient_utf8(&raw, &mut text);
                 let is_key = overflow == 0 && frames.last().map_or(false, |f| !f.array && f.expect_key);
                 if is_key {
@@ -198,18 +205,19 @@ pub(crate) fn walk_json(body: &[u8], max_depth: usize, sink: &mut dyn FieldSink)
                     while path.len() >= depth {
                         path.pop();
                     }
-                    path.push(Seg::Key(text.clone()));
+                    path.push(Seg::Key(start, end));
                     let p = &path;
-                    if sink.key(&|| render(p, overflow), &text) {
+                    if sink.key(&|| render(body, p, overflow), &text) {
                         return;
                     }
                 } else {
+                    // The field name as written (escapes left as they are).
                     let key = match path.last() {
-                        Some(Seg::Key(k)) => Some(k.as_str()),
+                        Some(Seg::Key(a, b)) => std::str::from_utf8(&body[*a..*b]).ok(),
                         _ => None,
                     };
                     let p = &path;
-                    if sink.value(&|| render(p, overflow), key, &text) {
+                    if sink.value(&|| render(body, p, overflow), key, &text) {
                         return;
                     }
                 }
@@ -253,7 +261,7 @@ pub(crate) fn for_each_part(body: &[u8], boundary: &str, mut f: impl FnMut(&str,
         if part.starts_with(b"--") {
             break;
         }
-        let head_end = memchr::memmem::find(part, b"\r\n\r\n").map(|p| (p, p + 4)).or_else(|| memchr::memmem::find(part, b"\n\n").map(|p| (p, p + 2)));
+        let head_end = super::normalize::find(part, b"\r\n\r\n").map(|p| (p, p + 4)).or_else(|| super::normalize::find(part, b"\n\n").map(|p| (p, p + 2)));
         let (he, cs) = match head_end {
             Some(x) => x,
             None => continue,

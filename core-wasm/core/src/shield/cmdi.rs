@@ -14,6 +14,7 @@
 //!
 //! Work: one rewrite pass and one scan.
 
+#[cfg(test)]
 const STRONG: &[&str] = &[
     "whoami", "uname", "ifconfig", "ipconfig", "netstat", "wget", "curl", "ncat", "netcat", "nc",
     "powershell", "pwsh", "nslookup", "systeminfo", "mkfifo", "busybox", "certutil", "bitsadmin",
@@ -26,6 +27,7 @@ const STRONG: &[&str] = &[
 
 /// Commands that are also ordinary words ("cat", "ping", "type", "PHP"):
 /// they need a shell-like argument after them.
+#[cfg(test)]
 const WEAK: &[&str] = &[
     "cat", "ping", "sleep", "dir", "ver", "dig", "reg", "sc", "java", "node", "vi", "vim",
     "rm", "bash", "zsh", "ksh", "csh", "tcsh", "dash", "python", "python2", "python3", "perl",
@@ -39,6 +41,187 @@ const WEAK: &[&str] = &[
     "bzip2", "gzip", "tar", "zip", "unzip", "dd", "ln", "mkdir", "rmdir", "chgrp", "diff",
     "md5sum", "sha1sum",
 ];
+
+/// `STRONG` (2) and `WEAK` (1) commands, sorted for binary search.
+const TIERS: &[(&str, u8)] = &[
+    ("awk", 1),
+    ("base64", 1),
+    ("bash", 1),
+    ("bash.exe", 2),
+    ("bitsadmin", 2),
+    ("busybox", 2),
+    ("bzip2", 1),
+    ("call", 1),
+    ("cat", 1),
+    ("certutil", 2),
+    ("chgrp", 1),
+    ("chmod", 2),
+    ("chown", 2),
+    ("cmd", 1),
+    ("cmd.exe", 2),
+    ("copy", 1),
+    ("cp", 1),
+    ("crontab", 2),
+    ("cscript", 2),
+    ("csh", 1),
+    ("curl", 2),
+    ("curl.exe", 2),
+    ("cut", 1),
+    ("dash", 1),
+    ("date", 1),
+    ("dd", 1),
+    ("del", 1),
+    ("diff", 1),
+    ("dig", 1),
+    ("dir", 1),
+    ("echo", 1),
+    ("env", 2),
+    ("eval", 1),
+    ("exec", 1),
+    ("exit", 1),
+    ("export", 1),
+    ("expr", 1),
+    ("file", 1),
+    ("find", 1),
+    ("ftp", 1),
+    ("gawk", 2),
+    ("gcc", 1),
+    ("getent", 2),
+    ("grep", 1),
+    ("gzip", 1),
+    ("halt", 1),
+    ("head", 1),
+    ("hostname", 1),
+    ("icacls", 2),
+    ("id", 2),
+    ("ifconfig", 2),
+    ("ifconfig.exe", 2),
+    ("ipconfig", 2),
+    ("ipconfig.exe", 2),
+    ("java", 1),
+    ("kill", 1),
+    ("killall", 2),
+    ("ksh", 1),
+    ("last", 1),
+    ("less", 1),
+    ("ln", 1),
+    ("locate", 1),
+    ("ls", 2),
+    ("lsof", 2),
+    ("lua", 1),
+    ("mail", 1),
+    ("md5sum", 1),
+    ("mkdir", 1),
+    ("mkfifo", 2),
+    ("more", 1),
+    ("mount", 1),
+    ("mshta", 2),
+    ("msiexec", 2),
+    ("mv", 1),
+    ("nc", 2),
+    ("nc.exe", 2),
+    ("ncat", 2),
+    ("net", 1),
+    ("net.exe", 2),
+    ("netcat", 2),
+    ("netstat", 2),
+    ("nice", 1),
+    ("nl", 1),
+    ("nmap", 1),
+    ("node", 1),
+    ("nohup", 2),
+    ("nslookup", 2),
+    ("od", 1),
+    ("passwd", 1),
+    ("perl", 1),
+    ("php", 1),
+    ("ping", 1),
+    ("pkill", 2),
+    ("powershell", 2),
+    ("powershell.exe", 2),
+    ("print", 1),
+    ("printenv", 2),
+    ("printf", 1),
+    ("ps", 1),
+    ("pwd", 2),
+    ("pwsh", 2),
+    ("python", 1),
+    ("python2", 1),
+    ("python3", 1),
+    ("read", 1),
+    ("reboot", 1),
+    ("reg", 1),
+    ("regsvr32", 2),
+    ("ren", 1),
+    ("rm", 1),
+    ("rmdir", 1),
+    ("ruby", 1),
+    ("rundll32", 2),
+    ("sc", 1),
+    ("schtasks", 2),
+    ("scp", 1),
+    ("sed", 1),
+    ("set", 1),
+    ("sh", 2),
+    ("sha1sum", 1),
+    ("shutdown", 1),
+    ("sleep", 1),
+    ("socat", 2),
+    ("sort", 1),
+    ("source", 1),
+    ("ssh", 1),
+    ("start", 1),
+    ("strings", 1),
+    ("sudo", 2),
+    ("systeminfo", 2),
+    ("tail", 1),
+    ("tar", 1),
+    ("tasklist", 2),
+    ("tcsh", 1),
+    ("tee", 1),
+    ("telnet", 1),
+    ("test", 1),
+    ("tftp", 1),
+    ("time", 1),
+    ("timeout", 1),
+    ("touch", 1),
+    ("tr", 1),
+    ("tree", 1),
+    ("type", 1),
+    ("uname", 2),
+    ("uname.exe", 2),
+    ("uniq", 1),
+    ("unset", 1),
+    ("unzip", 1),
+    ("useradd", 2),
+    ("usermod", 2),
+    ("usleep", 1),
+    ("ver", 1),
+    ("vi", 1),
+    ("vim", 1),
+    ("vol", 1),
+    ("w", 1),
+    ("wait", 1),
+    ("wget", 2),
+    ("wget.exe", 2),
+    ("whereis", 1),
+    ("which", 1),
+    ("who", 1),
+    ("whoami", 2),
+    ("whoami.exe", 2),
+    ("wmic", 2),
+    ("wscript", 2),
+    ("xargs", 1),
+    ("xterm", 1),
+    ("xxd", 2),
+    ("zip", 1),
+    ("zsh", 1),
+];
+
+/// 2 for a command in `STRONG`, 1 for one in `WEAK`, else 0.
+fn tier(w: &str) -> u8 {
+    TIERS.binary_search_by(|(k, _)| (*k).cmp(w)).map_or(0, |i| TIERS[i].1)
+}
 
 /// Rewrites `s` as a shell would read its words, into `out`.
 fn shell_view(s: &str, out: &mut String) {
@@ -94,6 +277,7 @@ fn shell_view(s: &str, out: &mut String) {
             }
             b',' if brace > 0 => out.push(' '),
             b'\t' | 0x0b | 0x0c => out.push(' '),
+            c if c < 0x80 => out.push(c as char),
             _ => {
                 // Safe: pushing the whole UTF-8 character.
                 let ch = s[i..].chars().next().unwrap_or(' ');
@@ -170,14 +354,15 @@ fn command_at(v: &[u8], mut j: usize, strong_sep: bool) -> bool {
             return word.len() > 2 && word[1..].contains('/');
         }
     }
-    let base = if word.starts_with('/') || word.contains("\\") {
+    let base = if word.starts_with('/') {
         word.rsplit('/').next().unwrap_or(word)
     } else {
         word
     };
     let pathed = base.len() != word.len();
     let next = v.get(j).copied();
-    if STRONG.contains(&base) {
+    let tier = tier(base);
+    if tier == 2 {
         // `| ID | Name |` (a table) is not `| id`.
         let mut k = j;
         while k < v.len() && v[k] == b' ' {
@@ -186,7 +371,7 @@ fn command_at(v: &[u8], mut j: usize, strong_sep: bool) -> bool {
         let table = k > j && k < v.len() && v[k] == b'|' && v.get(k + 1) != Some(&b'|');
         return boundary(next) && !table;
     }
-    if STRONG.contains(&base) || WEAK.contains(&base) {
+    if tier == 1 {
         if pathed && boundary(next) {
             return true;
         }
@@ -205,11 +390,23 @@ pub(crate) fn is_cmdi(s: &str, view: &mut String) -> bool {
     if !b.iter().any(|&c| matches!(c, b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>' | b'/')) {
         return false;
     }
-    if s.contains("${ifs}") || s.contains("$ifs$") || memchr::memmem::find(b, b"/dev/tcp/").is_some() || memchr::memmem::find(b, b"/dev/udp/").is_some() {
+    if memchr::memchr(b'$', b).is_some() && (s.contains("${ifs}") || s.contains("$ifs$")) {
         return true;
     }
-    shell_view(s, view);
-    let v = view.as_bytes();
+    for p in super::normalize::find_iter(b, b"/dev/") {
+        if b[p + 5..].starts_with(b"tcp/") || b[p + 5..].starts_with(b"udp/") {
+            return true;
+        }
+    }
+    if !b.iter().any(|&c| matches!(c, b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>')) {
+        return false;
+    }
+    let v: &[u8] = if b.iter().any(|&c| matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'{' | b'}' | b'\t' | 0x0b | 0x0c) || !s.is_ascii()) {
+        shell_view(s, view);
+        view.as_bytes()
+    } else {
+        b
+    };
     let mut i = 0;
     while i < v.len() {
         let c = v[i];
@@ -241,6 +438,16 @@ mod tests {
 
     fn cmdi(s: &str) -> bool {
         is_cmdi(&s.to_lowercase(), &mut String::new())
+    }
+
+    #[test]
+    fn tiers_match_the_lists() {
+        for w in STRONG {
+            assert_eq!(tier(w), 2, "{}", w);
+        }
+        for w in WEAK {
+            assert_eq!(tier(w), 1, "{}", w);
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! Work: each is a single pass; JNDI lookup resolution keeps a stack bounded
 //! by `MAX_LOOKUP_DEPTH` and copies each byte at most that many times.
 
-use memchr::memmem;
 
 /// Names whose mere use inside a template expression is an attack.
 fn template_global(w: &str) -> bool {
@@ -79,17 +78,49 @@ const OPENERS: &[(&str, &str)] = &[
 /// Whether `s` (normalised) is a server-side template injection.
 pub(crate) fn is_ssti(s: &str) -> bool {
     let b = s.as_bytes();
-    if !b.iter().any(|&c| matches!(c, b'{' | b'<' | b'[' | b'(' | b'_' | b'#' | b'?')) {
+    let brace = memchr::memchr(b'{', b).is_some();
+    let under = super::normalize::find(b, b"__").is_some();
+    let hash = memchr::memchr(b'#', b).is_some();
+    let lt = memchr::memchr(b'<', b).is_some();
+    let paren = memchr::memchr(b'(', b).is_some();
+    if !(brace || under || hash || lt || paren) {
         return false;
     }
-    for m in ["__subclasses__", "__globals__", "__builtins__", "__mro__", "<#assign", "<#list", "?new(", "#set(", "{php}", "{/php}", "freemarker.template", "#foreach", ".getruntime(", "{system(", "{exec(", "{passthru(", "{shell_exec(", "{include file=", "{self::"] {
-        if memmem::find(b, m.as_bytes()).is_some() {
+    let markers: [(&str, bool); 19] = [
+        ("__subclasses__", under),
+        ("__globals__", under),
+        ("__builtins__", under),
+        ("__mro__", under),
+        ("<#assign", lt),
+        ("<#list", lt),
+        ("?new(", paren),
+        ("#set(", hash),
+        ("#foreach", hash),
+        ("{php}", brace),
+        ("{/php}", brace),
+        ("freemarker.template", paren),
+        (".getruntime(", paren),
+        ("{system(", brace),
+        ("{exec(", brace),
+        ("{passthru(", brace),
+        ("{shell_exec(", brace),
+        ("{include file=", brace),
+        ("{self::", brace),
+    ];
+    for (m, gate) in markers {
+        if gate && super::normalize::find(b, m.as_bytes()).is_some() {
             return true;
         }
     }
+    if !(brace || (lt && super::normalize::find(b, b"<%").is_some()) || super::normalize::find(b, b"@(").is_some()) {
+        return false;
+    }
     for (open, close) in OPENERS {
+        if !brace && open.contains('{') {
+            continue;
+        }
         let mut from = 0;
-        while let Some(p) = memmem::find(&b[from..], open.as_bytes()) {
+        while let Some(p) = super::normalize::find(&b[from..], open.as_bytes()) {
             let start = from + p + open.len();
             from = start;
             let window = &s[start..s.len().min(start + 512)];
@@ -122,10 +153,10 @@ const MAX_LOOKUP_DEPTH: usize = 16;
 /// whether a `jndi:` lookup results (also unterminated or too deep).
 pub(crate) fn is_jndi(s: &str) -> bool {
     let b = s.as_bytes();
-    if memmem::find(b, b"${").is_none() {
+    if super::normalize::find(b, b"${").is_none() {
         return false;
     }
-    if memmem::find(b, b"${jndi:").is_some() {
+    if super::normalize::find(b, b"${jndi:").is_some() {
         return true;
     }
     let mut stack: Vec<String> = vec![String::new()];
@@ -244,9 +275,23 @@ pub(crate) fn is_nosql(s: &str) -> bool {
             return true;
         }
     }
-    // $where JavaScript: quote breakouts into JS.
-    for m in ["this.password", "this.passwd", "this.username", "this.user", "this.email", "this.token", "this.role", "this.isadmin", "this.secret", "this.constructor", "db.getcollection", "db.users.", "db.collection", "tojson(this)", "object.keys(this)", "this.__proto__"] {
-        if memmem::find(b, m.as_bytes()).is_some() {
+    // $where JavaScript: properties of `this`, `db.` calls.
+    for p in super::normalize::find_iter(b, b"this") {
+        let rest = &s[p + 4..];
+        if rest.starts_with(')') && s[..p].ends_with("tojson(") || s[..p].ends_with("keys(") {
+            return true;
+        }
+        if let Some(r) = rest.strip_prefix('.') {
+            for m in ["password", "passwd", "username", "user", "email", "token", "role", "isadmin", "secret", "constructor", "__proto__"] {
+                if r.starts_with(m) {
+                    return true;
+                }
+            }
+        }
+    }
+    for p in super::normalize::find_iter(b, b"db.") {
+        let rest = &s[p + 3..];
+        if (p == 0 || !b[p - 1].is_ascii_alphanumeric()) && (rest.starts_with("getcollection") || rest.starts_with("users.") || rest.starts_with("collection")) {
             return true;
         }
     }
@@ -323,11 +368,11 @@ pub(crate) fn is_xxe(s: &str) -> bool {
     if memchr::memchr(b'<', b).is_none() {
         return false;
     }
-    if memmem::find(b, b"<!entity").is_some() || memmem::find(b, b"<xi:include").is_some() || memmem::find(b, b"xmlns:xi=").is_some() {
+    if super::normalize::find(b, b"<!entity").is_some() || super::normalize::find(b, b"<xi:include").is_some() || super::normalize::find(b, b"xmlns:xi=").is_some() {
         return true;
     }
     let mut from = 0;
-    while let Some(p) = memmem::find(&b[from..], b"<!doctype") {
+    while let Some(p) = super::normalize::find(&b[from..], b"<!doctype") {
         let start = from + p + 9;
         from = start;
         let end = b[start..].iter().position(|&c| c == b'>').map_or(b.len(), |q| start + q);

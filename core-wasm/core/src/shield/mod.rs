@@ -35,7 +35,7 @@ use crate::request::Request;
 use crate::result::{json_str, Conclusion, RuleResult};
 
 use self::body::FieldSink;
-use self::normalize::{excerpt, is_plain, normalize, Scratch};
+use self::normalize::{excerpt, is_plain, is_wordy, normalize, Scratch};
 
 /// An attack category, reported as `category` in a shield reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,11 +117,12 @@ const EXCERPT_CHARS: usize = 40;
 struct Where {
     crlf: bool,
     ssrf: bool,
+    plus: bool,
 }
 
-const QUERY: Where = Where { crlf: true, ssrf: true };
-const HEADER: Where = Where { crlf: true, ssrf: false };
-const BODY: Where = Where { crlf: false, ssrf: true };
+const QUERY: Where = Where { crlf: true, ssrf: true, plus: true };
+const HEADER: Where = Where { crlf: true, ssrf: false, plus: false };
+const BODY: Where = Where { crlf: false, ssrf: true, plus: true };
 
 struct Scanner<'l> {
     sens: u8,
@@ -141,14 +142,25 @@ impl<'l> Scanner<'l> {
         if value.is_empty() || is_plain(value) {
             return None;
         }
+        if is_wordy(value) {
+            if !self.on(Category::SqlInjection) {
+                return None;
+            }
+            let Scratch { norm, toks, .. } = sc;
+            norm.clear();
+            norm.push_str(value);
+            norm.make_ascii_lowercase();
+            return if sqli::is_sqli(norm, self.sens, toks) { Some(Category::SqlInjection) } else { None };
+        }
         normalize(value, self.limits.max_decode_rounds, sc);
         let Scratch { norm, alt, view, toks, .. } = sc;
         if let Some(c) = self.detect(norm, key, w, toks, view) {
             return Some(c);
         }
-        // `+` for space, as in URLs pasted from payload lists or encoded
-        // twice by a client.
-        if norm.as_bytes().contains(&b'+') {
+        // `+` for space, when a value was form-encoded twice (`%2B` read
+        // back as `+`): only outside headers, and only in values without
+        // spaces of their own.
+        if w.plus && norm.as_bytes().contains(&b'+') && !norm.as_bytes().contains(&b' ') {
             alt.clear();
             alt.extend(norm.chars().map(|c| if c == '+' { ' ' } else { c }));
             return self.detect(alt, key, w, toks, view);

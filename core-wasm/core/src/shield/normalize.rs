@@ -267,10 +267,8 @@ pub(crate) fn normalize(value: &str, rounds: usize, scratch: &mut Scratch) {
 fn finish(a: &str, norm: &mut String) {
     norm.clear();
     if a.is_ascii() {
-        norm.reserve(a.len());
-        for &c in a.as_bytes() {
-            norm.push(c.to_ascii_lowercase() as char);
-        }
+        norm.push_str(a);
+        norm.make_ascii_lowercase();
         return;
     }
     for c in a.nfkc() {
@@ -292,11 +290,46 @@ fn finish(a: &str, norm: &mut String) {
     }
 }
 
+/// Finds a short constant `needle` in `hay`: `memchr` on its first byte,
+/// then a comparison. Cheaper than building a `memmem::Finder` per call for
+/// the short needles and values here; `O(len(hay) * len(needle))` at worst,
+/// and needles are at most a few dozen bytes.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut at = 0;
+    while at + needle.len() <= hay.len() {
+        let p = at + memchr::memchr(first, &hay[at..hay.len() - needle.len() + 1])?;
+        if &hay[p..p + needle.len()] == needle {
+            return Some(p);
+        }
+        at = p + 1;
+    }
+    None
+}
+
+/// Every (possibly overlapping) position of `needle` in `hay`.
+pub(crate) fn find_iter<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let p = at + find(&hay[at.min(hay.len())..], needle)?;
+        at = p + 1;
+        Some(p)
+    })
+}
+
 /// Whether a value can hold no attack at all: ASCII letters, digits, `_`,
 /// `.` and `-` only. Such values skip every matcher.
 pub(crate) fn is_plain(value: &str) -> bool {
     value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
-        && memchr::memmem::find(value.as_bytes(), b"..").is_none()
+        && find(value.as_bytes(), b"..").is_none()
+}
+
+/// Whether a value is only words: ASCII letters, digits, spaces and
+/// `,.-_`. Only the SQL matcher can find anything in such a value
+/// (`1 order by 5`, `1 union select null`).
+pub(crate) fn is_wordy(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b',' | b'.' | b'-' | b'_'))
+        && find(value.as_bytes(), b"..").is_none()
 }
 
 /// A short, safe excerpt of a value for a reason: at most `max` characters,

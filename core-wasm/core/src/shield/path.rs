@@ -40,7 +40,7 @@ fn seg_is_dots(seg: &[u8]) -> bool {
 /// Whether `s` (normalised) climbs out of a directory.
 pub(crate) fn is_traversal(s: &str) -> bool {
     let b = s.as_bytes();
-    if memchr::memmem::find(b, b"..").is_none() {
+    if super::normalize::find(b, b"..").is_none() {
         return false;
     }
     if !b.iter().any(|&c| c == b'/' || c == b'\\') {
@@ -60,67 +60,36 @@ pub(crate) fn is_traversal(s: &str) -> bool {
     false
 }
 
-/// Sensitive files and directories, as (segment, next-segment options).
-/// An empty option list means the segment alone is enough.
-const SENSITIVE: &[(&str, &[&str])] = &[
-    (
-        "etc",
-        &[
-            "passwd", "shadow", "group", "gshadow", "hosts", "hostname", "issue", "motd",
-            "crontab", "fstab", "sudoers", "os-release", "lsb-release", "redhat-release",
-            "resolv.conf", "master.passwd", "security", "httpd", "apache2", "nginx", "mysql",
-            "ssh", "profile", "environment", "network", "inittab", "init.d", "aliases",
-            "exports", "ftpusers", "login.defs", "pam.d", "syslog.conf", "machine-id",
-            "php.ini", "my.cnf", "ld.so.preload", "bashrc", "apache", "php", "php5", "php7",
-            "shells", "netplan", "systemd", "ssl", "pki", "kubernetes", "docker",
-        ],
-    ),
-    (
-        "proc",
-        &[
-            "self", "version", "cpuinfo", "meminfo", "mounts", "net", "sched_debug", "cmdline",
-            "environ", "1", "kcore", "config.gz", "partitions", "modules", "thread-self",
-        ],
-    ),
-    ("var", &["log", "mail", "spool", "run", "lib"]),
-    ("windows", &["win.ini", "system.ini", "system32", "repair", "panther", "debug", "php.ini", "iis.log"]),
-    ("winnt", &[]),
-    ("system32", &[]),
-    ("boot.ini", &[]),
-    ("win.ini", &[]),
-    ("web-inf", &[]),
-    ("meta-inf", &["manifest.mf", "context.xml"]),
-    ("wp-config.php", &[]),
-    ("localsettings.php", &[]),
-    (".htaccess", &[]),
-    (".htpasswd", &[]),
-    (".ssh", &[]),
-    ("id_rsa", &[]),
-    ("id_dsa", &[]),
-    ("id_ecdsa", &[]),
-    ("id_ed25519", &[]),
-    ("authorized_keys", &[]),
-    (".bash_history", &[]),
-    (".zsh_history", &[]),
-    (".mysql_history", &[]),
-    (".aws", &["credentials", "config"]),
-    (".docker", &["config.json"]),
-    (".kube", &["config"]),
-    (".git", &["config", "head", "index", "logs", "refs"]),
-    (".svn", &["entries", "wc.db"]),
-    (".env", &[]),
-    ("inetpub", &["wwwroot", "logs"]),
-    ("web.config", &[]),
-    ("applicationhost.config", &[]),
-    ("httpd.conf", &[]),
-    ("nginx.conf", &[]),
-    ("my.cnf", &[]),
-    ("php.ini", &[]),
-    ("%systemroot%", &[]),
-    ("%windir%", &[]),
-    ("dev", &["tcp", "udp", "fd", "stdin"]),
-    ("private", &["etc", "var"]),
-];
+// Sensitive files and directories (Unix, Windows, Java web apps, dotfiles
+// with credentials), from the LFI lists named in `data/corpora/lfi_rfi.txt`.
+
+/// Single names that are sensitive next to a path separator or alone,
+/// sorted for binary search.
+const SENSITIVE_SINGLE: &[&str] = &["%systemroot%", "%windir%", ".bash_history", ".env", ".htaccess", ".htpasswd", ".mysql_history", ".ssh", ".zsh_history", "applicationhost.config", "authorized_keys", "boot.ini", "httpd.conf", "id_dsa", "id_ecdsa", "id_ed25519", "id_rsa", "localsettings.php", "my.cnf", "nginx.conf", "php.ini", "system32", "web-inf", "web.config", "win.ini", "winnt", "wp-config.php"];
+
+fn sensitive_single(seg: &[u8]) -> bool {
+    seg.len() >= 3 && seg.len() <= 22 && SENSITIVE_SINGLE.binary_search_by(|k| k.as_bytes().cmp(seg)).is_ok()
+}
+
+/// For a directory name, the names below it that are sensitive.
+fn sensitive_children(dir: &[u8]) -> &'static [&'static str] {
+    match dir {
+        b"etc" => &["passwd", "shadow", "group", "gshadow", "hosts", "hostname", "issue", "motd", "crontab", "fstab", "sudoers", "os-release", "lsb-release", "redhat-release", "resolv.conf", "master.passwd", "security", "httpd", "apache2", "nginx", "mysql", "ssh", "profile", "environment", "network", "inittab", "init.d", "aliases", "exports", "ftpusers", "login.defs", "pam.d", "syslog.conf", "machine-id", "php.ini", "my.cnf", "ld.so.preload", "bashrc", "apache", "php", "php5", "php7", "shells", "netplan", "systemd", "ssl", "pki", "kubernetes", "docker"],
+        b"proc" => &["self", "version", "cpuinfo", "meminfo", "mounts", "net", "sched_debug", "cmdline", "environ", "1", "kcore", "config.gz", "partitions", "modules", "thread-self"],
+        b"var" => &["log", "mail", "spool", "run", "lib"],
+        b"windows" => &["win.ini", "system.ini", "system32", "repair", "panther", "debug", "php.ini", "iis.log"],
+        b"meta-inf" => &["manifest.mf", "context.xml"],
+        b".aws" => &["credentials", "config"],
+        b".docker" => &["config.json"],
+        b".kube" => &["config"],
+        b".git" => &["config", "head", "index", "logs", "refs"],
+        b".svn" => &["entries", "wc.db"],
+        b"inetpub" => &["wwwroot", "logs"],
+        b"dev" => &["tcp", "udp", "fd", "stdin"],
+        b"private" => &["etc", "var"],
+        _ => &[],
+    }
+}
 
 /// Include wrappers (scheme before `://` or `:`).
 fn wrapper(scheme: &[u8]) -> bool {
@@ -159,14 +128,11 @@ fn sensitive(b: &[u8]) -> bool {
             }
         } else {
             let whole = start == 0 && i == n;
-            for (name, next) in SENSITIVE {
-                if next.is_empty() {
-                    if seg == name.as_bytes() && (sep_before || sep_after || whole) {
-                        return true;
-                    }
-                } else if sep_before && prev == name.as_bytes() && next.iter().any(|x| next_matches(seg, x)) {
-                    return true;
-                }
+            if sensitive_single(seg) && (sep_before || sep_after || whole) {
+                return true;
+            }
+            if sep_before && sensitive_children(prev).iter().any(|x| next_matches(seg, x)) {
+                return true;
             }
             prev = seg;
         }
@@ -196,7 +162,7 @@ pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
     if t.starts_with("\\\\") && t.len() > 3 && t.as_bytes()[2].is_ascii_alphanumeric() {
         return true;
     }
-    if memchr::memmem::find(b, b"<?php").is_some() || memchr::memmem::find(b, b"<?=").is_some() {
+    if memchr(b'<', b).is_some() && (super::normalize::find(b, b"<?php").is_some() || super::normalize::find(b, b"<?=").is_some()) {
         return true;
     }
     for colon in memchr::memchr_iter(b':', b) {
@@ -240,6 +206,11 @@ pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_is_sorted() {
+        assert!(SENSITIVE_SINGLE.windows(2).all(|w| w[0] < w[1]));
+    }
 
     #[test]
     fn traversal_forms() {

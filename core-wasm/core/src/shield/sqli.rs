@@ -105,50 +105,88 @@ fn tok(k: u8, s: u8) -> u16 {
 }
 
 /// Keywords and logic operators (SQL-92 plus MySQL, PostgreSQL, MSSQL,
-/// Oracle and SQLite statement words that injections use).
+/// Oracle and SQLite statement words that injections use), sorted by name
+/// for binary search.
+const KEYWORDS: &[(&[u8], u8, u8)] = &[
+    (b"all", KW, K_ALL),
+    (b"alter", KW, K_ALTER),
+    (b"and", LOGIC, 0),
+    (b"asc", KW, K_OTHER),
+    (b"between", KW, K_CMPW),
+    (b"by", KW, K_BY),
+    (b"case", KW, K_CASE),
+    (b"collate", KW, K_OTHER),
+    (b"column", KW, K_OBJ),
+    (b"create", KW, K_CREATE),
+    (b"database", KW, K_OBJ),
+    (b"declare", KW, K_DECLARE),
+    (b"delay", KW, K_DELAY),
+    (b"delete", KW, K_DELETE),
+    (b"desc", KW, K_OTHER),
+    (b"distinct", KW, K_DISTINCT),
+    (b"div", KW, K_OTHER),
+    (b"drop", KW, K_DROP),
+    (b"dumpfile", KW, K_OUTFILE),
+    (b"else", KW, K_OTHER),
+    (b"end", KW, K_OTHER),
+    (b"escape", KW, K_OTHER),
+    (b"except", KW, K_UNION),
+    (b"exec", KW, K_EXEC),
+    (b"execute", KW, K_EXEC),
+    (b"exists", KW, K_EXISTS),
+    (b"false", NUM, 0),
+    (b"from", KW, K_FROM),
+    (b"function", KW, K_OBJ),
+    (b"glob", KW, K_CMPW),
+    (b"group", KW, K_GROUP),
+    (b"having", KW, K_HAVING),
+    (b"ilike", KW, K_CMPW),
+    (b"in", KW, K_CMPW),
+    (b"index", KW, K_OBJ),
+    (b"insert", KW, K_INSERT),
+    (b"intersect", KW, K_UNION),
+    (b"into", KW, K_INTO),
+    (b"is", KW, K_CMPW),
+    (b"join", KW, K_OTHER),
+    (b"like", KW, K_CMPW),
+    (b"limit", KW, K_LIMIT),
+    (b"login", KW, K_OBJ),
+    (b"minus", KW, K_UNION),
+    (b"mod", KW, K_OTHER),
+    (b"not", KW, K_NOT),
+    (b"null", NUM, 0),
+    (b"offset", KW, K_LIMIT),
+    (b"or", LOGIC, 0),
+    (b"order", KW, K_ORDER),
+    (b"outfile", KW, K_OUTFILE),
+    (b"procedure", KW, K_PROCEDURE),
+    (b"regexp", KW, K_CMPW),
+    (b"returning", KW, K_OTHER),
+    (b"rlike", KW, K_CMPW),
+    (b"schema", KW, K_OBJ),
+    (b"select", KW, K_SELECT),
+    (b"set", KW, K_SET),
+    (b"shutdown", KW, K_SHUTDOWN),
+    (b"sounds", KW, K_CMPW),
+    (b"table", KW, K_OBJ),
+    (b"tables", KW, K_OBJ),
+    (b"then", KW, K_OTHER),
+    (b"top", KW, K_TOP),
+    (b"trigger", KW, K_OBJ),
+    (b"true", NUM, 0),
+    (b"truncate", KW, K_TRUNCATE),
+    (b"union", KW, K_UNION),
+    (b"update", KW, K_UPDATE),
+    (b"values", KW, K_OTHER),
+    (b"view", KW, K_OBJ),
+    (b"waitfor", KW, K_WAITFOR),
+    (b"when", KW, K_OTHER),
+    (b"where", KW, K_OTHER),
+    (b"xor", LOGIC, 0),
+];
+
 fn keyword(w: &[u8]) -> Option<(u8, u8)> {
-    let kw = |s| Some((KW, s));
-    match w {
-        b"and" | b"or" | b"xor" => Some((LOGIC, 0)),
-        b"null" | b"true" | b"false" => Some((NUM, 0)),
-        b"union" | b"intersect" | b"except" | b"minus" => kw(K_UNION),
-        b"select" => kw(K_SELECT),
-        b"insert" => kw(K_INSERT),
-        b"update" => kw(K_UPDATE),
-        b"delete" => kw(K_DELETE),
-        b"drop" => kw(K_DROP),
-        b"create" => kw(K_CREATE),
-        b"alter" => kw(K_ALTER),
-        b"exec" | b"execute" => kw(K_EXEC),
-        b"declare" => kw(K_DECLARE),
-        b"truncate" => kw(K_TRUNCATE),
-        b"shutdown" => kw(K_SHUTDOWN),
-        b"waitfor" => kw(K_WAITFOR),
-        b"from" => kw(K_FROM),
-        b"table" | b"database" | b"schema" | b"view" | b"index" | b"trigger" | b"function"
-        | b"login" | b"column" | b"tables" => kw(K_OBJ),
-        b"into" => kw(K_INTO),
-        b"order" => kw(K_ORDER),
-        b"group" => kw(K_GROUP),
-        b"by" => kw(K_BY),
-        b"having" => kw(K_HAVING),
-        b"all" => kw(K_ALL),
-        b"distinct" => kw(K_DISTINCT),
-        b"not" => kw(K_NOT),
-        b"like" | b"rlike" | b"regexp" | b"is" | b"in" | b"between" | b"sounds" | b"ilike"
-        | b"glob" => kw(K_CMPW),
-        b"exists" => kw(K_EXISTS),
-        b"delay" => kw(K_DELAY),
-        b"outfile" | b"dumpfile" => kw(K_OUTFILE),
-        b"procedure" => kw(K_PROCEDURE),
-        b"set" => kw(K_SET),
-        b"top" => kw(K_TOP),
-        b"case" => kw(K_CASE),
-        b"limit" | b"offset" => kw(K_LIMIT),
-        b"where" | b"values" | b"when" | b"then" | b"else" | b"end" | b"join" | b"asc"
-        | b"desc" | b"collate" | b"div" | b"mod" | b"escape" | b"returning" => kw(K_OTHER),
-        _ => None,
-    }
+    KEYWORDS.binary_search_by(|(k, _, _)| (*k).cmp(w)).ok().map(|i| (KEYWORDS[i].1, KEYWORDS[i].2))
 }
 
 /// Keywords that stay keywords when followed by `(`.
@@ -163,31 +201,118 @@ fn structural(w: &[u8]) -> bool {
 }
 
 /// Functions: SQL-only names with no ordinary use (`F_STRONG`), `sleep`,
-/// common SQL functions used in blind and error-based injection (`F_SQL`).
+/// common SQL functions used in blind and error-based injection (`F_SQL`);
+/// sorted by name for binary search.
+const FUNCTIONS: &[(&[u8], u8)] = &[
+    (b"array_agg", F_SQL),
+    (b"ascii", F_SQL),
+    (b"benchmark", F_STRONG),
+    (b"bin", F_SQL),
+    (b"bit_length", F_SQL),
+    (b"cast", F_SQL),
+    (b"char", F_SQL),
+    (b"char_length", F_SQL),
+    (b"chr", F_SQL),
+    (b"coalesce", F_SQL),
+    (b"concat", F_SQL),
+    (b"concat_ws", F_SQL),
+    (b"conv", F_SQL),
+    (b"convert", F_SQL),
+    (b"count", F_SQL),
+    (b"ctxsys.drithsx.sn", F_STRONG),
+    (b"current_database", F_STRONG),
+    (b"current_user", F_SQL),
+    (b"database", F_SQL),
+    (b"db_name", F_STRONG),
+    (b"dbms_lock.sleep", F_STRONG),
+    (b"dbms_pipe.receive_message", F_STRONG),
+    (b"dbms_xmlgen.getxml", F_STRONG),
+    (b"elt", F_SQL),
+    (b"exists", F_SQL),
+    (b"exp", F_STRONG),
+    (b"extractvalue", F_STRONG),
+    (b"field", F_SQL),
+    (b"find_in_set", F_SQL),
+    (b"floor", F_SQL),
+    (b"geometrycollection", F_STRONG),
+    (b"group_concat", F_STRONG),
+    (b"gtid_subset", F_STRONG),
+    (b"gtid_subtract", F_STRONG),
+    (b"has_dbaccess", F_STRONG),
+    (b"hex", F_SQL),
+    (b"if", F_SQL),
+    (b"ifnull", F_SQL),
+    (b"iif", F_SQL),
+    (b"insert", F_SQL),
+    (b"instr", F_SQL),
+    (b"is_srvrolemember", F_STRONG),
+    (b"isnull", F_SQL),
+    (b"json_keys", F_STRONG),
+    (b"left", F_SQL),
+    (b"len", F_SQL),
+    (b"length", F_SQL),
+    (b"linestring", F_STRONG),
+    (b"lo_export", F_STRONG),
+    (b"lo_import", F_STRONG),
+    (b"load_file", F_STRONG),
+    (b"locate", F_SQL),
+    (b"lower", F_SQL),
+    (b"make_set", F_STRONG),
+    (b"md5", F_SQL),
+    (b"mid", F_SQL),
+    (b"multipoint", F_STRONG),
+    (b"name_const", F_STRONG),
+    (b"nchar", F_SQL),
+    (b"nullif", F_SQL),
+    (b"opendatasource", F_STRONG),
+    (b"openrowset", F_STRONG),
+    (b"ord", F_SQL),
+    (b"ord_", F_SQL),
+    (b"pg_ls_dir", F_STRONG),
+    (b"pg_read_file", F_STRONG),
+    (b"pg_sleep", F_STRONG),
+    (b"pg_sleep_for", F_STRONG),
+    (b"polygon", F_STRONG),
+    (b"position", F_SQL),
+    (b"rand", F_SQL),
+    (b"randomblob", F_STRONG),
+    (b"replace", F_SQL),
+    (b"reverse", F_SQL),
+    (b"right", F_SQL),
+    (b"row", F_SQL),
+    (b"schema", F_SQL),
+    (b"select", F_SQL),
+    (b"session_user", F_SQL),
+    (b"sha1", F_SQL),
+    (b"sleep", F_SLEEP),
+    (b"sp_executesql", F_STRONG),
+    (b"sqlite_version", F_STRONG),
+    (b"st_latfromgeohash", F_STRONG),
+    (b"strcmp", F_SQL),
+    (b"string_agg", F_SQL),
+    (b"substr", F_SQL),
+    (b"substring", F_SQL),
+    (b"sys_eval", F_STRONG),
+    (b"sys_exec", F_STRONG),
+    (b"system_user", F_SQL),
+    (b"to_char", F_SQL),
+    (b"unhex", F_SQL),
+    (b"unicode", F_SQL),
+    (b"updatexml", F_STRONG),
+    (b"upper", F_SQL),
+    (b"user", F_SQL),
+    (b"user_name", F_SQL),
+    (b"utl_http.request", F_STRONG),
+    (b"utl_inaddr.get_host_address", F_STRONG),
+    (b"utl_inaddr.get_host_name", F_STRONG),
+    (b"version", F_SQL),
+    (b"xmltype", F_STRONG),
+    (b"xp_cmdshell", F_STRONG),
+    (b"xp_dirtree", F_STRONG),
+];
+
 fn function(w: &[u8]) -> u8 {
-    match w {
-        b"benchmark" | b"pg_sleep" | b"extractvalue" | b"updatexml" | b"load_file"
-        | b"name_const" | b"gtid_subset" | b"gtid_subtract" | b"make_set" | b"randomblob"
-        | b"pg_read_file" | b"pg_ls_dir" | b"lo_import" | b"lo_export" | b"sys_eval"
-        | b"sys_exec" | b"xp_cmdshell" | b"xp_dirtree" | b"sp_executesql" | b"openrowset"
-        | b"opendatasource" | b"is_srvrolemember" | b"has_dbaccess" | b"sqlite_version"
-        | b"group_concat" | b"dbms_pipe.receive_message" | b"dbms_lock.sleep"
-        | b"utl_inaddr.get_host_address" | b"utl_inaddr.get_host_name" | b"utl_http.request"
-        | b"ctxsys.drithsx.sn" | b"dbms_xmlgen.getxml" | b"xmltype" | b"pg_sleep_for"
-        | b"current_database" | b"db_name" | b"exp" | b"json_keys" | b"st_latfromgeohash"
-        | b"polygon" | b"multipoint" | b"geometrycollection" | b"linestring" => F_STRONG,
-        b"sleep" => F_SLEEP,
-        b"if" | b"iif" | b"ifnull" | b"isnull" | b"nullif" | b"coalesce" | b"ascii" | b"ord"
-        | b"char" | b"chr" | b"concat" | b"concat_ws" | b"substring" | b"substr" | b"mid"
-        | b"length" | b"len" | b"count" | b"cast" | b"convert" | b"hex" | b"unhex" | b"md5"
-        | b"sha1" | b"version" | b"database" | b"user" | b"current_user" | b"system_user"
-        | b"session_user" | b"schema" | b"user_name" | b"rand" | b"floor" | b"row" | b"elt"
-        | b"instr" | b"locate" | b"strcmp" | b"bin" | b"conv" | b"unicode" | b"nchar"
-        | b"to_char" | b"left" | b"right" | b"lower" | b"upper" | b"reverse" | b"replace"
-        | b"string_agg" | b"array_agg" | b"position" | b"exists" | b"select" | b"char_length"
-        | b"bit_length" | b"ord_" | b"insert" | b"field" | b"find_in_set" => F_SQL,
-        _ => F_OTHER,
-    }
+    FUNCTIONS.binary_search_by(|(k, _)| (*k).cmp(w)).map_or(F_OTHER, |i| FUNCTIONS[i].1)
 }
 
 fn word_sub(w: &[u8]) -> u8 {
@@ -361,7 +486,7 @@ fn lex(s: &[u8], quote: u8, out: &mut Vec<u16>) -> bool {
                         i += 1;
                     }
                 } else {
-                    match memchr::memmem::find(&s[i + 2..], b"*/") {
+                    match super::normalize::find(&s[i + 2..], b"*/") {
                         Some(p) => i = i + 2 + p + 2,
                         None => {
                             out.push(tok(CMT, comment_sub(&s[i + 2..])));
@@ -711,6 +836,12 @@ mod tests {
 
     fn sqli(s: &str) -> bool {
         is_sqli(&s.to_lowercase(), 2, &mut Vec::new())
+    }
+
+    #[test]
+    fn tables_are_sorted() {
+        assert!(KEYWORDS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(FUNCTIONS.windows(2).all(|w| w[0].0 < w[1].0));
     }
 
     #[test]

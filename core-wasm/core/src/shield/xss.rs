@@ -193,7 +193,7 @@ fn attr_breakout(b: &[u8]) -> bool {
 /// A handler attribute injected into an existing tag: `" onmouseover=`.
 fn injected_handler(b: &[u8]) -> bool {
     let mut from = 0;
-    while let Some(off) = memchr::memmem::find(&b[from..], b"on") {
+    while let Some(off) = super::normalize::find(&b[from..], b"on") {
         let i = from + off;
         from = i + 2;
         let prev = if i > 0 { b[i - 1] } else { b' ' };
@@ -297,7 +297,7 @@ fn schemes(b: &[u8]) -> bool {
 
 fn css(b: &[u8]) -> bool {
     let mut from = 0;
-    while let Some(off) = memchr::memmem::find(&b[from..], b"expression") {
+    while let Some(off) = super::normalize::find(&b[from..], b"expression") {
         let i = from + off;
         from = i + 10;
         let mut j = i + 10;
@@ -315,9 +315,9 @@ fn css(b: &[u8]) -> bool {
             return true;
         }
     }
-    memchr::memmem::find(b, b"-moz-binding").is_some()
+    super::normalize::find(b, b"-moz-binding").is_some()
         || [&b"behavior"[..], b"behaviour"].iter().any(|w| {
-            memchr::memmem::find_iter(b, w).any(|i| {
+            super::normalize::find_iter(b, w).any(|i| {
                 let mut j = i + w.len();
                 while j < b.len() && is_space(b[j]) {
                     j += 1;
