@@ -141,7 +141,9 @@ class ArcGuard:
         key = key if key is not None else env.get("ARCGUARD_KEY") or None
         self.dev_mode = key is None or env.get("ARCGUARD_ENV", "").lower() == "development"
         self._transport: Transport | None = transport
-        if self._transport is None and self._remote_capable:
+        # Dev mode needs the in-process engine only for rules it resolves; with
+        # a service, every locally made decision is also reported to it.
+        if self._transport is None and (self._remote_capable or not self.dev_mode):
             self._transport = self._build_transport(key, endpoint, env)
 
     def _build_transport(
@@ -289,7 +291,7 @@ class ArcGuard:
                 if live and code == _DENY and deciding is None:
                     deciding = rr
             rule_results.append(rr)
-        if self._transport is not None and self._remote_capable:
+        if self._transport is not None:
             self._transport.report(details, self.rules, results)
         if deciding is not None:
             return Decision(

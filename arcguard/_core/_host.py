@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import struct
-import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -102,11 +101,17 @@ class CoreSettings:
         fuel: work budget per call; exhausting it makes that decision ERROR.
         memory_limit: bytes of linear memory per instance.
         cache_dir: where the precompiled module is cached; None disables the cache.
+        tiered: without a cached module, start on a module compiled by the
+            fast baseline compiler (Winch: a fifth of a second) and swap in the
+            optimising compiler's (Cranelift: seconds, and code twice as fast)
+            when a background thread has built it. False compiles with
+            Cranelift before the first decision.
     """
 
     fuel: int = DEFAULT_FUEL
     memory_limit: int = DEFAULT_MEMORY_LIMIT
     cache_dir: Path | None = None
+    tiered: bool = True
 
 
 def cache_dir_from_env(environ: Mapping[str, str]) -> Path | None:
@@ -147,6 +152,7 @@ class _Instance:
         "_store",
         "_trap",
         "_trap_p",
+        "generation",
         "rulesets",
     )
 
@@ -189,6 +195,8 @@ class _Instance:
         self._buf_cap = 0
         #: rule-set configuration text -> id inside this instance
         self.rulesets: dict[str, int] = {}
+        #: which module of the core this instance runs (see Core._use)
+        self.generation = 0
 
     def _call(self, func: ctypes.c_void_p) -> None:
         # The raw call: the argument array doubles as the result array.
@@ -272,6 +280,29 @@ def _error_text(err: int) -> str:
     )
 
 
+_CRANELIFT = 1
+_WINCH = 2  # wasmtime_strategy_t; wasmtime-py's Config.strategy knows only auto/cranelift
+
+
+def _engine(strategy: int) -> wasmtime.Engine:
+    config = wasmtime.Config()
+    ffi.wasmtime_config_strategy_set(config.ptr(), strategy)
+    config.consume_fuel = True
+    # Memories never move, so an instance reads its base address once.
+    config.memory_may_move = False
+    return wasmtime.Engine(config)
+
+
+def _baseline_module(wasm: bytes) -> tuple[wasmtime.Engine, wasmtime.Module] | None:
+    """The module compiled by Winch, or None where this wasmtime build lacks it."""
+    try:
+        engine = _engine(_WINCH)
+        return engine, wasmtime.Module(engine, wasm)
+    except wasmtime.WasmtimeError as exc:
+        logger.debug("no baseline compiler, compiling with Cranelift: %s", exc)
+        return None
+
+
 def _rule_error(text: str) -> RuleError:
     import json
 
@@ -315,14 +346,58 @@ class Core:
 
     def __init__(self, settings: CoreSettings | None = None) -> None:
         self.settings = settings or CoreSettings()
-        config = wasmtime.Config()
-        config.consume_fuel = True
-        config.memory_may_move = False
-        self._engine = wasmtime.Engine(config)
-        self._module = self._load_module(_wasm_bytes())
         self._local = threading.local()
         self._traps = 0
         self._lock = threading.Lock()
+        self._optimized = threading.Event()
+        self._compiler_pid = 0
+        self._engine = _engine(_CRANELIFT)
+        wasm = _wasm_bytes()
+        self._wasm = wasm
+        self._cache_file = self._cache_path(wasm)
+        module = self._load_cached()
+        self.cache_hit = module is not None
+        if module is not None:
+            self._use(self._engine, module, "optimized")
+            return
+        if self.settings.tiered:
+            quick = _baseline_module(wasm)
+            if quick is not None:
+                self._use(quick[0], quick[1], "baseline")
+                self._start_optimizer()
+                return
+        self._use(self._engine, self._compile_optimized(), "optimized")
+
+    @property
+    def tier(self) -> str:
+        """``"optimized"`` (Cranelift) or ``"baseline"`` (Winch, until the swap)."""
+        return self._current[3]
+
+    def wait_optimized(self, timeout: float | None = None) -> bool:
+        """Waits for the optimised module (tiered start); True once it is in use."""
+        return self._optimized.wait(timeout)
+
+    def _use(self, engine: wasmtime.Engine, module: wasmtime.Module, tier: str) -> None:
+        generation = (self._current[2] + 1) if hasattr(self, "_current") else 1
+        # One tuple, swapped atomically: threads notice the new generation and
+        # replace their instance on their next call.
+        self._current = (engine, module, generation, tier)
+        if tier == "optimized":
+            self._optimized.set()
+
+    def _start_optimizer(self) -> None:
+        self._compiler_pid = os.getpid()
+        t = threading.Thread(target=self._optimize, name="arcguard-core-compile", daemon=True)
+        t.start()
+
+    def _optimize(self) -> None:
+        try:
+            module = self._compile_optimized()
+        except CoreError as exc:  # keep serving from the baseline module
+            logger.warning("optimising compile of the Wasm core failed: %s", exc)
+            return
+        self._use(self._engine, module, "optimized")
+        logger.debug("Wasm core: optimised module in use")
 
     # -- module loading -------------------------------------------------------
 
@@ -343,25 +418,28 @@ class Core:
             return False
         return st.st_uid == os.getuid() and not (st.st_mode & 0o022)
 
-    def _load_module(self, wasm: bytes) -> wasmtime.Module:
-        path = self._cache_path(wasm)
-        if path is not None and path.exists() and self._cache_dir_is_safe(path.parent):
-            try:
-                module = wasmtime.Module.deserialize_file(self._engine, str(path))
-                self.cache_hit = True
-                return module
-            except wasmtime.WasmtimeError as exc:
-                logger.info("ignoring stale precompiled core %s: %s", path, exc)
-        self.cache_hit = False
+    def _load_cached(self) -> wasmtime.Module | None:
+        path = self._cache_file
+        if path is None or not path.exists() or not self._cache_dir_is_safe(path.parent):
+            return None
         try:
-            module = wasmtime.Module(self._engine, wasm)
+            return wasmtime.Module.deserialize_file(self._engine, str(path))
+        except wasmtime.WasmtimeError as exc:
+            logger.info("ignoring stale precompiled core %s: %s", path, exc)
+            return None
+
+    def _compile_optimized(self) -> wasmtime.Module:
+        try:
+            module = wasmtime.Module(self._engine, self._wasm)
         except wasmtime.WasmtimeError as exc:
             raise CoreError(f"cannot compile the Wasm core: {exc}") from exc
-        if path is not None:
-            self._store_cache(path, module)
+        if self._cache_file is not None:
+            self._store_cache(self._cache_file, module)
         return module
 
     def _store_cache(self, path: Path, module: wasmtime.Module) -> None:
+        import tempfile
+
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if not self._cache_dir_is_safe(path.parent):
@@ -377,8 +455,14 @@ class Core:
 
     def _instance(self) -> _Instance:
         inst: _Instance | None = getattr(self._local, "instance", None)
-        if inst is None:
-            inst = _Instance(self._engine, self._module, self.settings)
+        current = self._current
+        if inst is None or inst.generation != current[2]:
+            if not self._optimized.is_set() and self._compiler_pid != os.getpid():
+                with self._lock:  # forked before the optimiser finished: restart it here
+                    if self._compiler_pid != os.getpid():
+                        self._start_optimizer()
+            inst = _Instance(current[0], current[1], self.settings)
+            inst.generation = current[2]
             self._local.instance = inst
         return inst
 

@@ -22,7 +22,7 @@ def request(ua: str = "curl/8.4.0", **kw: object) -> bytes:
 
 @pytest.fixture(scope="module")
 def core() -> Core:
-    return Core(CoreSettings())
+    return Core(CoreSettings(tiered=False))
 
 
 def test_empty_rule_set_gives_no_results(core: Core) -> None:
@@ -62,7 +62,7 @@ def test_garbage_request_bytes_give_a_core_error_not_a_crash(core: Core) -> None
 
 
 def test_exhausted_fuel_is_a_core_error_and_the_instance_is_replaced() -> None:
-    core = Core(CoreSettings(fuel=2_000))
+    core = Core(CoreSettings(fuel=2_000, tiered=False))
     with pytest.raises(CoreError, match="fuel|trap"):
         core.compile(BOT)
     assert core.failures == 1
@@ -107,16 +107,18 @@ def test_eight_threads_hammering_one_core_agree(core: Core) -> None:
 def test_precompiled_module_cache_is_written_then_used(tmp_path: Path) -> None:
     first = Core(CoreSettings(cache_dir=tmp_path / "c"))
     assert first.cache_hit is False
+    assert first.wait_optimized(60)  # the optimised module is what gets cached
     files = list((tmp_path / "c").glob("*.cwasm"))
     assert len(files) == 1
     second = Core(CoreSettings(cache_dir=tmp_path / "c"))
     assert second.cache_hit is True
+    assert second.tier == "optimized"
     second.compile(BOT)
     assert second.evaluate(BOT, request())[0][0] == 1
 
 
 def test_a_corrupt_cache_file_falls_back_to_compiling(tmp_path: Path) -> None:
-    Core(CoreSettings(cache_dir=tmp_path))
+    Core(CoreSettings(cache_dir=tmp_path, tiered=False))
     [f] = tmp_path.glob("*.cwasm")
     f.write_bytes(b"not a module")
     core = Core(CoreSettings(cache_dir=tmp_path))
@@ -127,7 +129,7 @@ def test_a_corrupt_cache_file_falls_back_to_compiling(tmp_path: Path) -> None:
 
 def test_a_world_writable_cache_dir_is_not_trusted(tmp_path: Path) -> None:
     d = tmp_path / "shared"
-    Core(CoreSettings(cache_dir=d))
+    Core(CoreSettings(cache_dir=d, tiered=False))
     d.chmod(0o777)
     assert Core(CoreSettings(cache_dir=d)).cache_hit is False
 
@@ -135,3 +137,26 @@ def test_a_world_writable_cache_dir_is_not_trusted(tmp_path: Path) -> None:
 def test_decode_results_rejects_truncated_payloads() -> None:
     with pytest.raises(CoreError):
         decode_results(b"\x02\x00\x00\x00\x00\x05\x00")
+
+
+def test_tiered_start_serves_from_the_baseline_module_then_swaps_in_the_optimised_one() -> None:
+    core = Core(CoreSettings(tiered=True))
+    assert core.tier == "baseline"
+    core.compile(BOT)
+    before = core.evaluate(BOT, request())
+    assert core.wait_optimized(60)
+    assert core.tier == "optimized"
+    # the thread's instance is replaced on its next call, rule sets recompiled lazily
+    assert core.evaluate(BOT, request()) == before
+    assert core.evaluate(BOT, request("Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Firefox/126.0"))[0][0] == 0
+
+
+def test_untiered_start_compiles_the_optimised_module_first() -> None:
+    assert Core(CoreSettings(tiered=False)).tier == "optimized"
+
+
+def test_exhausted_fuel_traps_on_the_baseline_module_too() -> None:
+    core = Core(CoreSettings(fuel=2_000, tiered=True))
+    assert core.tier == "baseline"
+    with pytest.raises(CoreError, match="fuel|trap"):
+        core.compile(BOT)

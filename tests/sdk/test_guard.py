@@ -96,7 +96,7 @@ def _huge(ip: str = "198.51.100.20") -> RequestDetails:
 
 
 def test_wasm_failure_is_an_error_decision_allowed_when_fail_open() -> None:
-    small = Core(CoreSettings(memory_limit=4 * 1024 * 1024))
+    small = Core(CoreSettings(memory_limit=4 * 1024 * 1024, tiered=False))
     guard = ArcGuard(rules=[filter_rule(deny=['http.host == "x"'])], environ=DEV, core=small)
     d = guard.protect(_huge())
     assert d.conclusion is Conclusion.ERROR and d.is_error()
@@ -107,7 +107,7 @@ def test_wasm_failure_is_an_error_decision_allowed_when_fail_open() -> None:
 
 
 def test_wasm_failure_denies_when_fail_closed() -> None:
-    small = Core(CoreSettings(memory_limit=4 * 1024 * 1024))
+    small = Core(CoreSettings(memory_limit=4 * 1024 * 1024, tiered=False))
     guard = ArcGuard(rules=[filter_rule(deny=['http.host == "x"'])], environ=DEV, core=small,
                      fail_open=False)
     d = guard.protect(_huge())
