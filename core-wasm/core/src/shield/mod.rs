@@ -139,8 +139,21 @@ impl<'l> Scanner<'l> {
     /// receives it). `key` is the field name when known.
     fn scan(&self, value: &str, key: Option<&str>, w: Where, sc: &mut Scratch) -> Option<Category> {
         let value = cut(value, self.limits.max_value_bytes);
-        if value.is_empty() || is_plain(value) {
+        if value.is_empty() {
             return None;
+        }
+        // A plain value (`report.pdf`, `.htpasswd`) only matters as a file
+        // name in an include-like field.
+        if is_plain(value) {
+            let include = key.map_or(false, path::include_key);
+            if !(include && self.on(Category::FileInclusion)) {
+                return None;
+            }
+            let Scratch { norm, .. } = sc;
+            norm.clear();
+            norm.push_str(value);
+            norm.make_ascii_lowercase();
+            return if path::is_file_inclusion(norm, key) { Some(Category::FileInclusion) } else { None };
         }
         if is_wordy(value) {
             if !self.on(Category::SqlInjection) {

