@@ -10,6 +10,7 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -147,14 +148,14 @@ class RequestDetails:
             self.query.encode("utf-8", "surrogateescape"),
             self.body,
         ]
-        for k, v in self._raw_headers:
-            items.append(k)
-            items.append(v)
-        for k, v in self.extras.items():
-            items.append(k.encode("utf-8", "surrogateescape"))
-            items.append(v.encode("utf-8", "surrogateescape"))
+        items.extend(_chain(self._raw_headers))
+        extras = self.extras
+        if extras:
+            for k, v in extras.items():
+                items.append(k.encode("utf-8", "surrogateescape"))
+                items.append(v.encode("utf-8", "surrogateescape"))
         return _head(len(items)).pack(
-            len(self._raw_headers), len(self.extras), *map(len, items)
+            len(self._raw_headers), len(extras), *map(len, items)
         ) + b"".join(items)
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +178,9 @@ class RequestDetails:
 @lru_cache(maxsize=256)
 def _head(n_items: int) -> struct.Struct:
     return struct.Struct(f"<{n_items + 2}I")
+
+
+_chain = chain.from_iterable
 
 
 # -- client IP ----------------------------------------------------------------

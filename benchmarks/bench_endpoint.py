@@ -12,6 +12,7 @@ and its proxy are killed until ``current()`` returns the next endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from typing import Any
@@ -127,3 +128,83 @@ def test_failover_time(benchmark: Any) -> None:
         }
     )
     print(f"\nfail-over: {benchmark.extra_info}")
+
+
+# -- the request path does not pay for probing ---------------------------------------
+
+
+def _probe_round_figures() -> dict[str, float]:
+    """protect() p50 with the selector idle, then while probe rounds run back to back.
+
+    Three real decide services run as subprocesses on 127.0.0.1 (so their work
+    does not share this process's GIL); the guard has a key, so it is in
+    service mode and its selector probes them. Two request kinds: one decided
+    locally (a browser GET with a bot rule: local Wasm decision + background
+    report) and one escalated (a rate limit: one Decide call).
+    """
+    import os
+    import threading
+
+    from _requests import browser_scope
+    from _stats import percentiles
+
+    from arcguard import ArcGuard, detect_bot, fixed_window
+    from tests._servers import PYTHON, free_port, run_server
+
+    ports = [free_port() for _ in range(3)]
+    with contextlib.ExitStack() as stack:
+        for p in ports:
+            stack.enter_context(run_server(
+                [PYTHON, "-m", "decide_service", "--port", str(p), "--no-auth",
+                 "--metrics-port", "-1", "--log-level", "WARNING"], p))
+        env = {
+            "ARCGUARD_CANDIDATES": ",".join(f"127.0.0.1:{p}" for p in ports),
+            "ARCGUARD_ALLOWED_HOSTS": "loopback",
+            "ARCGUARD_DETECT_PLATFORM": "0",
+            "ARCGUARD_PROBE_INTERVAL_S": "3600",
+            "ARCGUARD_TLS": "0",
+        }
+        local = ArcGuard(rules=[detect_bot(deny=["CATEGORY:HTTP_LIBRARY"])], key="k",
+                         environ={**os.environ, **env}, timeout=0.25)
+        remote = ArcGuard(rules=[fixed_window(window="60s", max=10**9)], key="k",
+                          environ={**os.environ, **env}, timeout=0.25)
+        selector = remote._transport._selector  # type: ignore[union-attr]
+        scope = browser_scope()
+        out: dict[str, float] = {}
+        for name, guard, n in (("local", local, 4000), ("escalated", remote, 1500)):
+            for _ in range(200):
+                guard.protect(scope)
+            idle = [_timed(lambda: guard.protect(scope)) for _ in range(n)]
+            stop = threading.Event()
+            rounds = [0]
+
+            def probing() -> None:
+                while not stop.is_set():
+                    selector.probe_now()
+                    rounds[0] += 1
+
+            t = threading.Thread(target=probing, daemon=True)
+            t.start()
+            busy = [_timed(lambda: guard.protect(scope)) for _ in range(n)]
+            stop.set()
+            t.join(10)
+            p_idle, p_busy = percentiles(idle)["p50_us"], percentiles(busy)["p50_us"]
+            out[f"{name}_p50_idle_us"] = p_idle
+            out[f"{name}_p50_probing_us"] = p_busy
+            out[f"{name}_ratio"] = round(p_busy / p_idle, 3)
+            out[f"{name}_probe_rounds"] = rounds[0]
+        local.close()
+        remote.close()
+    return out
+
+
+def _timed(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def test_protect_p50_during_probe_rounds(benchmark: Any) -> None:
+    info = benchmark.pedantic(_probe_round_figures, rounds=1, iterations=1)
+    benchmark.extra_info.update(info)
+    print(f"\nprotect() p50 idle vs during probe rounds: {info}")
