@@ -401,7 +401,8 @@ pub(crate) fn is_cmdi(s: &str, view: &mut String) -> bool {
     if !b.iter().any(|&c| matches!(c, b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>')) {
         return false;
     }
-    let v: &[u8] = if b.iter().any(|&c| matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'{' | b'}' | b'\t' | 0x0b | 0x0c) || !s.is_ascii()) {
+    // `is_ascii` once, not per byte (it was inside the closure: quadratic).
+    let v: &[u8] = if !s.is_ascii() || b.iter().any(|&c| matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'{' | b'}' | b'\t' | 0x0b | 0x0c)) {
         shell_view(s, view);
         view.as_bytes()
     } else {
