@@ -20,6 +20,7 @@ mod cmdi;
 mod inject;
 mod normalize;
 mod path;
+mod prefilter;
 mod sqli;
 mod ssrf;
 mod xss;
@@ -35,7 +36,7 @@ use crate::request::Request;
 use crate::result::{json_str, Conclusion, RuleResult};
 
 use self::body::FieldSink;
-use self::normalize::{excerpt, is_plain, is_wordy, normalize, Scratch};
+use self::normalize::{excerpt, is_plain, normalize, Scratch};
 
 /// An attack category, reported as `category` in a shield reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,70 +136,97 @@ impl<'l> Scanner<'l> {
         self.enabled & c.bit() != 0
     }
 
+    /// The categories worth running on a normalised value with byte
+    /// classes `m` here: enabled, applicable to the location, and not
+    /// ruled out by the prefilter.
+    fn gates(&self, m: u64, w: Where) -> u32 {
+        let mut on = self.enabled & prefilter::possible(m, self.sens);
+        if !w.crlf {
+            on &= !Category::Crlf.bit();
+        }
+        if !w.ssrf {
+            on &= !Category::Ssrf.bit();
+        }
+        on
+    }
+
     /// Scans one value (already transport-decoded once, as the application
     /// receives it). `key` is the field name when known.
+    ///
+    /// One pass classifies the bytes (see [`prefilter`]); only a value
+    /// holding `%`, `&` or non-ASCII bytes is normalised, others are at
+    /// most copied lower-cased into the scratch buffer, and only when some
+    /// matcher can fire on them.
     fn scan(&self, value: &str, key: Option<&str>, w: Where, sc: &mut Scratch) -> Option<Category> {
+        use self::prefilter::{classes, only, NONASCII, PCT, PLAIN, PLUS, SP, WORDY};
         let value = cut(value, self.limits.max_value_bytes);
         if value.is_empty() {
             return None;
         }
+        let raw = classes(value.as_bytes());
         // A plain value (`report.pdf`, `.htpasswd`) only matters as a file
         // name in an include-like field.
-        if is_plain(value) {
+        if only(raw, PLAIN) {
             let include = key.map_or(false, path::include_key);
             if !(include && self.on(Category::FileInclusion)) {
                 return None;
             }
             let Scratch { norm, .. } = sc;
-            norm.clear();
-            norm.push_str(value);
-            norm.make_ascii_lowercase();
+            lower_into(value, norm);
             return if path::is_file_inclusion(norm, key) { Some(Category::FileInclusion) } else { None };
         }
-        if is_wordy(value) {
+        if only(raw, WORDY) {
             if !self.on(Category::SqlInjection) {
                 return None;
             }
             let Scratch { norm, toks, .. } = sc;
-            norm.clear();
-            norm.push_str(value);
-            norm.make_ascii_lowercase();
+            lower_into(value, norm);
             return if sqli::is_sqli(norm, self.sens, toks) { Some(Category::SqlInjection) } else { None };
         }
-        normalize(value, self.limits.max_decode_rounds, sc);
-        let Scratch { norm, alt, view, toks, .. } = sc;
-        if let Some(c) = self.detect(norm, key, w, toks, view) {
-            return Some(c);
-        }
+        let decode = raw & (PCT | prefilter::AMP | NONASCII) != 0;
+        let m = if decode {
+            normalize(value, self.limits.max_decode_rounds, sc);
+            classes(sc.norm.as_bytes())
+        } else {
+            // Lower-casing changes no class: the raw classes are the
+            // normalised value's.
+            raw
+        };
+        let gates = self.gates(m, w);
         // `+` for space, when a value was form-encoded twice (`%2B` read
         // back as `+`): only outside headers, and only in values without
         // spaces of their own.
-        if w.plus && norm.as_bytes().contains(&b'+') && !norm.as_bytes().contains(&b' ') {
+        let plus = w.plus && m & PLUS != 0 && m & SP == 0;
+        let alt_gates = if plus { self.gates((m & !PLUS) | SP, w) } else { 0 };
+        if gates | alt_gates == 0 {
+            return None;
+        }
+        if !decode {
+            lower_into(value, &mut sc.norm);
+        }
+        let Scratch { norm, alt, view, toks, .. } = sc;
+        if gates != 0 {
+            if let Some(c) = self.detect(norm, key, gates, toks, view) {
+                return Some(c);
+            }
+        }
+        if alt_gates != 0 {
             alt.clear();
             alt.extend(norm.chars().map(|c| if c == '+' { ' ' } else { c }));
-            return self.detect(alt, key, w, toks, view);
+            return self.detect(alt, key, alt_gates, toks, view);
         }
         None
     }
 
-    fn detect(&self, s: &str, key: Option<&str>, w: Where, toks: &mut Vec<u16>, view: &mut String) -> Option<Category> {
+    /// Runs the matchers of the categories in `gates` on `s`, in reporting
+    /// order, and returns the first that fires.
+    fn detect(&self, s: &str, key: Option<&str>, gates: u32, toks: &mut Vec<u16>, view: &mut String) -> Option<Category> {
         use Category::*;
         let sens = self.sens;
-        let checks: [(Category, bool); 11] = [
-            (Jndi, true),
-            (Xxe, true),
-            (Crlf, w.crlf),
-            (NosqlInjection, true),
-            (TemplateInjection, true),
-            (CommandInjection, true),
-            (SqlInjection, true),
-            (Xss, true),
-            (PathTraversal, true),
-            (FileInclusion, true),
-            (Ssrf, w.ssrf),
-        ];
-        for (c, applies) in checks {
-            if !applies || !self.on(c) {
+        const ORDER: [Category; 11] =
+            [Jndi, Xxe, Crlf, NosqlInjection, TemplateInjection, CommandInjection, SqlInjection, Xss, PathTraversal, FileInclusion, Ssrf];
+        for c in ORDER {
+            if gates & c.bit() == 0 {
                 continue;
             }
             let hit = match c {
@@ -221,6 +249,13 @@ impl<'l> Scanner<'l> {
         }
         None
     }
+}
+
+/// Copies `value` lower-cased (ASCII) into `out`.
+fn lower_into(value: &str, out: &mut String) {
+    out.clear();
+    out.push_str(value);
+    out.make_ascii_lowercase();
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -324,14 +324,6 @@ pub(crate) fn is_plain(value: &str) -> bool {
         && find(value.as_bytes(), b"..").is_none()
 }
 
-/// Whether a value is only words: ASCII letters, digits, spaces and
-/// `,.-_`. Only the SQL matcher can find anything in such a value
-/// (`1 order by 5`, `1 union select null`).
-pub(crate) fn is_wordy(value: &str) -> bool {
-    value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b' ' | b',' | b'.' | b'-' | b'_'))
-        && find(value.as_bytes(), b"..").is_none()
-}
-
 /// A short, safe excerpt of a value for a reason: at most `max` characters,
 /// control characters escaped, runs of one character longer than four cut
 /// with `…`.
