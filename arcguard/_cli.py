@@ -99,10 +99,16 @@ def _inputs(args: argparse.Namespace) -> Iterator[tuple[RequestDetails, dict[str
                     if not value.strip() or value.startswith("#"):
                         continue
                     details = RequestDetails(
-                        ip="192.0.2.10", method="GET", host="app.example", path="/search",
+                        ip="192.0.2.10",
+                        method="GET",
+                        host="app.example",
+                        path="/search",
                         query=f"{args.param}={quote(value, safe='')}",
-                        headers=[("host", "app.example"), ("user-agent", _BROWSER_UA),
-                                 ("accept", "text/html")],
+                        headers=[
+                            ("host", "app.example"),
+                            ("user-agent", _BROWSER_UA),
+                            ("accept", "text/html"),
+                        ],
                     )
                     yield details, {"label": label, "extras": {}}
         return
@@ -110,7 +116,7 @@ def _inputs(args: argparse.Namespace) -> Iterator[tuple[RequestDetails, dict[str
     if args.requests in (None, "-"):
         stream = sys.stdin
     else:
-        stream = open(args.requests, encoding="utf-8")  # noqa: SIM115
+        stream = open(args.requests, encoding="utf-8")
     with stream:
         for lineno, line in enumerate(stream, 1):
             if line.strip():
@@ -148,8 +154,13 @@ def _check(args: argparse.Namespace) -> int:
                 "reason": decision.reason.to_dict(),
                 "ip": decision.ip,
                 "rules": [
-                    {"kind": r.kind, "mode": r.mode, "state": r.state.value,
-                     "conclusion": r.conclusion.value, "reason": r.reason.to_dict()}
+                    {
+                        "kind": r.kind,
+                        "mode": r.mode,
+                        "state": r.state.value,
+                        "conclusion": r.conclusion.value,
+                        "reason": r.reason.to_dict(),
+                    }
                     for r in decision.results
                 ],
             }
@@ -175,15 +186,19 @@ def _demo(args: argparse.Namespace) -> int:
 
         from ._demo import build_demo_app
     except ImportError as exc:
-        print(f"arcguard demo needs the demo extra (pip install 'arcguard[demo]'): {exc}",
-              file=sys.stderr)
+        print(
+            f"arcguard demo needs the demo extra (pip install 'arcguard[demo]'): {exc}",
+            file=sys.stderr,
+        )
         return 2
     app = build_demo_app()
-    print(f"ArcGuard demo (local dev mode) on http://{args.host}:{args.port}/ — try:\n"
-          f"  curl -i http://{args.host}:{args.port}/            (curl is a bot: 403)\n"
-          f"  curl -i -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0' "
-          f"'http://{args.host}:{args.port}/search?q=1%27%20OR%201=1--'   (SQL injection: 403)\n",
-          flush=True)
+    print(
+        f"ArcGuard demo (local dev mode) on http://{args.host}:{args.port}/ — try:\n"
+        f"  curl -i http://{args.host}:{args.port}/            (curl is a bot: 403)\n"
+        f"  curl -i -A 'Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0' "
+        f"'http://{args.host}:{args.port}/search?q=1%27%20OR%201=1--'   (SQL injection: 403)\n",
+        flush=True,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -195,15 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="evaluate requests against a rules file, locally")
     check.add_argument("--rules", required=True, help="TOML rules file ([[rules]] tables)")
-    check.add_argument("requests", nargs="?", default="-",
-                       help="JSON lines, one request each ({method, path, query, headers, body, "
-                            "ip}); '-' or absent reads standard input")
-    check.add_argument("--values", nargs="+", metavar="FILE",
-                       help="instead of requests: one raw value per line, each sent as the "
-                            "query parameter --param (for attack corpora)")
+    check.add_argument(
+        "requests",
+        nargs="?",
+        default="-",
+        help="JSON lines, one request each ({method, path, query, headers, body, "
+        "ip}); '-' or absent reads standard input",
+    )
+    check.add_argument(
+        "--values",
+        nargs="+",
+        metavar="FILE",
+        help="instead of requests: one raw value per line, each sent as the "
+        "query parameter --param (for attack corpora)",
+    )
     check.add_argument("--param", default="q", help="query parameter for --values (default q)")
-    check.add_argument("--summary", action="store_true",
-                       help="print a table of denials per label instead of one line per request")
+    check.add_argument(
+        "--summary",
+        action="store_true",
+        help="print a table of denials per label instead of one line per request",
+    )
     check.set_defaults(func=_check)
 
     from decide_service import add_serve_arguments, run_dev, run_serve

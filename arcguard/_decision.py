@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 
-class Conclusion(str, Enum):
+class Conclusion(StrEnum):
     """The outcome of a decision or of one rule."""
 
     ALLOW = "ALLOW"
@@ -30,7 +30,7 @@ class Conclusion(str, Enum):
     ERROR = "ERROR"
 
 
-class RuleState(str, Enum):
+class RuleState(StrEnum):
     """How a rule took part in a decision."""
 
     RUN = "RUN"  #: evaluated in LIVE mode
@@ -59,8 +59,12 @@ class BotReason(Reason):
     denied: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "bot": self.bot, "categories": list(self.categories),
-                "denied": self.denied}
+        return {
+            "type": self.type,
+            "bot": self.bot,
+            "categories": list(self.categories),
+            "denied": self.denied,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +76,7 @@ class FilterReason(Reason):
     list: str = "deny"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "matched": self.matched, "index": self.index,
-                "list": self.list}
+        return {"type": self.type, "matched": self.matched, "index": self.index, "list": self.list}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +91,14 @@ class ShieldReason(Reason):
     escalated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "suspicious": self.suspicious, "category": self.category,
-                "location": self.location, "excerpt": self.excerpt,
-                "escalated": self.escalated}
+        return {
+            "type": self.type,
+            "suspicious": self.suspicious,
+            "category": self.category,
+            "location": self.location,
+            "excerpt": self.excerpt,
+            "escalated": self.escalated,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +113,13 @@ class RateLimitReason(Reason):
     window: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "max": self.max, "remaining": self.remaining,
-                "reset": self.reset, "window": self.window}
+        return {
+            "type": self.type,
+            "max": self.max,
+            "remaining": self.remaining,
+            "reset": self.reset,
+            "window": self.window,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,20 +158,33 @@ def reason_from_dict(d: dict[str, Any]) -> Reason:
     """Builds a typed reason from a dict (as produced by ``Reason.to_dict``)."""
     t = str(d.get("type", "NONE"))
     if t == "BOT":
-        return BotReason(type=t, bot=d.get("bot"), categories=tuple(d.get("categories") or ()),
-                         denied=bool(d.get("denied")))
+        return BotReason(
+            type=t,
+            bot=d.get("bot"),
+            categories=tuple(d.get("categories") or ()),
+            denied=bool(d.get("denied")),
+        )
     if t == "FILTER":
-        return FilterReason(type=t, matched=d.get("matched"), index=d.get("index"),
-                            list=str(d.get("list", "deny")))
+        return FilterReason(
+            type=t, matched=d.get("matched"), index=d.get("index"), list=str(d.get("list", "deny"))
+        )
     if t == "SHIELD":
-        return ShieldReason(type=t, suspicious=bool(d.get("suspicious")),
-                            category=d.get("category"), location=d.get("location"),
-                            excerpt=d.get("excerpt"), escalated=bool(d.get("escalated")))
+        return ShieldReason(
+            type=t,
+            suspicious=bool(d.get("suspicious")),
+            category=d.get("category"),
+            location=d.get("location"),
+            excerpt=d.get("excerpt"),
+            escalated=bool(d.get("escalated")),
+        )
     if t in _RATE_LIMIT_TYPES:
-        return RateLimitReason(type="RATE_LIMIT", max=int(d.get("max", 0)),
-                               remaining=int(d.get("remaining", 0)),
-                               reset=float(d.get("reset", 0.0)),
-                               window=float(d.get("window", 0.0)))
+        return RateLimitReason(
+            type="RATE_LIMIT",
+            max=int(d.get("max", 0)),
+            remaining=int(d.get("remaining", 0)),
+            reset=float(d.get("reset", 0.0)),
+            window=float(d.get("window", 0.0)),
+        )
     if t == "ERROR":
         return ErrorReason(type=t, message=str(d.get("message", "")))
     return _OtherReason(type=t, data=d)
@@ -216,13 +242,20 @@ class RuleResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for logs and JSON output."""
-        return {"kind": self.kind, "mode": self.mode, "state": self.state.value,
-                "conclusion": self.conclusion.value, "reason": self.reason.to_dict(),
-                "ttl": self.ttl}
+        return {
+            "kind": self.kind,
+            "mode": self.mode,
+            "state": self.state.value,
+            "conclusion": self.conclusion.value,
+            "reason": self.reason.to_dict(),
+            "ttl": self.ttl,
+        }
 
     def __repr__(self) -> str:
-        return (f"RuleResult(kind={self.kind!r}, mode={self.mode!r}, state={self.state.value}, "
-                f"conclusion={self.conclusion.value}, reason={self.reason!r})")
+        return (
+            f"RuleResult(kind={self.kind!r}, mode={self.mode!r}, state={self.state.value}, "
+            f"conclusion={self.conclusion.value}, reason={self.reason!r})"
+        )
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("RuleResult is immutable")
@@ -252,7 +285,7 @@ class Decision:
     def __init__(
         self,
         *,
-        id: str,  # noqa: A002
+        id: str,
         conclusion: Conclusion,
         reason: Reason | RuleResult,
         results: tuple[RuleResult, ...],
@@ -293,10 +326,17 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for logs and JSON output."""
-        return {"id": self.id, "conclusion": self.conclusion.value,
-                "reason": self.reason.to_dict(), "ttl": self.ttl, "ip": self.ip,
-                "rules": [r.to_dict() for r in self.results]}
+        return {
+            "id": self.id,
+            "conclusion": self.conclusion.value,
+            "reason": self.reason.to_dict(),
+            "ttl": self.ttl,
+            "ip": self.ip,
+            "rules": [r.to_dict() for r in self.results],
+        }
 
     def __repr__(self) -> str:
-        return (f"Decision(conclusion={self.conclusion.value}, reason={self.reason!r}, "
-                f"ip={self.ip!r}, ttl={self.ttl})")
+        return (
+            f"Decision(conclusion={self.conclusion.value}, reason={self.reason!r}, "
+            f"ip={self.ip!r}, ttl={self.ttl})"
+        )

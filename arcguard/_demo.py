@@ -17,10 +17,13 @@ def demo_guard(environ: dict[str, str] | None = None) -> ArcGuard:
     return ArcGuard(
         rules=[
             shield(mode="LIVE"),
-            detect_bot(mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY", "CATEGORY:SCANNER",
-                                          "CATEGORY:UNKNOWN"]),
-            filter_rule(mode="LIVE", deny=['http.request.uri.path matches "^/admin" '
-                                           "and not ip.src in {10.0.0.0/8}"]),
+            detect_bot(
+                mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY", "CATEGORY:SCANNER", "CATEGORY:UNKNOWN"]
+            ),
+            filter_rule(
+                mode="LIVE",
+                deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}'],
+            ),
             fixed_window(mode="LIVE", window="10s", max=5, match='http.request.uri.path == "/api"'),
         ],
         environ=environ if environ is not None else {"ARCGUARD_ENV": "development"},
@@ -39,8 +42,13 @@ def build_demo_app(guard: ArcGuard | None = None) -> Any:
 
     async def search(request: Request) -> JSONResponse:
         decision = request.state.arcguard
-        return JSONResponse({"q": request.query_params.get("q", ""), "results": [],
-                             "arcguard": decision.conclusion.value})
+        return JSONResponse(
+            {
+                "q": request.query_params.get("q", ""),
+                "results": [],
+                "arcguard": decision.conclusion.value,
+            }
+        )
 
     async def api(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})
@@ -48,10 +56,12 @@ def build_demo_app(guard: ArcGuard | None = None) -> Any:
     async def admin(request: Request) -> PlainTextResponse:
         return PlainTextResponse("admin area\n")
 
-    app = Starlette(routes=[
-        Route("/", home),
-        Route("/search", search, methods=["GET", "POST"]),
-        Route("/api", api),
-        Route("/admin", admin),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/search", search, methods=["GET", "POST"]),
+            Route("/api", api),
+            Route("/admin", admin),
+        ]
+    )
     return ArcGuardMiddleware(app, guard=guard or demo_guard())

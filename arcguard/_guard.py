@@ -216,10 +216,14 @@ class ArcGuard:
             return self._merge(details, results, outcome.results)
         return self._local_decision(details, results, denied)
 
-    def _begin(self, request: Any, extras: Mapping[str, Any]) -> tuple[RequestDetails, Decision | None]:
+    def _begin(
+        self, request: Any, extras: Mapping[str, Any]
+    ) -> tuple[RequestDetails, Decision | None]:
         try:
-            details = request if isinstance(request, RequestDetails) else details_from_object(
-                request, self._policy
+            details = (
+                request
+                if isinstance(request, RequestDetails)
+                else details_from_object(request, self._policy)
             )
             if extras:
                 details = details.with_extras(extras)
@@ -295,13 +299,22 @@ class ArcGuard:
             self._transport.report(details, self.rules, results)
         if deciding is not None:
             return Decision(
-                id=_next_id(), conclusion=Conclusion.DENY, reason=deciding,
-                results=tuple(rule_results), ttl=0.0, ip=details.ip, fail_open=self.fail_open,
+                id=_next_id(),
+                conclusion=Conclusion.DENY,
+                reason=deciding,
+                results=tuple(rule_results),
+                ttl=0.0,
+                ip=details.ip,
+                fail_open=self.fail_open,
             )
         return Decision(
-            id=_next_id(), conclusion=Conclusion.ALLOW,
+            id=_next_id(),
+            conclusion=Conclusion.ALLOW,
             reason=rule_results[-1] if rule_results else _NONE_REASON,
-            results=tuple(rule_results), ttl=0.0, ip=details.ip, fail_open=self.fail_open,
+            results=tuple(rule_results),
+            ttl=0.0,
+            ip=details.ip,
+            fail_open=self.fail_open,
         )
 
     def _merge(
@@ -344,8 +357,13 @@ class ArcGuard:
             conclusion = Conclusion.ALLOW
             reason = rule_results[-1] if rule_results else _NONE_REASON
         return Decision(
-            id=_next_id(), conclusion=conclusion, reason=reason, results=tuple(rule_results),
-            ttl=ttl, ip=details.ip, fail_open=self.fail_open,
+            id=_next_id(),
+            conclusion=conclusion,
+            reason=reason,
+            results=tuple(rule_results),
+            ttl=ttl,
+            ip=details.ip,
+            fail_open=self.fail_open,
         )
 
     def _cached(self, details: RequestDetails) -> Decision | None:
@@ -366,8 +384,13 @@ class ArcGuard:
                 for j, p in enumerate(self._plan)
             )
             return Decision(
-                id=_next_id(), conclusion=Conclusion.DENY, reason=results[i],
-                results=results, ttl=remaining, ip=details.ip, fail_open=self.fail_open,
+                id=_next_id(),
+                conclusion=Conclusion.DENY,
+                reason=results[i],
+                results=results,
+                ttl=remaining,
+                ip=details.ip,
+                fail_open=self.fail_open,
             )
         return None
 
@@ -381,8 +404,13 @@ class ArcGuard:
             for (kind, mode, _, _, _) in self._plan
         )
         return Decision(
-            id=_next_id(), conclusion=Conclusion.ERROR, reason=reason, results=results,
-            ttl=0.0, ip=details.ip, fail_open=self.fail_open,
+            id=_next_id(),
+            conclusion=Conclusion.ERROR,
+            reason=reason,
+            results=results,
+            ttl=0.0,
+            ip=details.ip,
+            fail_open=self.fail_open,
         )
 
     def close(self) -> None:

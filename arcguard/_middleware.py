@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from ._decision import Decision, RateLimitReason
-from ._guard import ArcGuard
 from ._exceptions import ConfigurationError
+from ._guard import ArcGuard
 
 __all__ = [
     "ArcGuardMiddleware",
@@ -140,11 +140,15 @@ class ArcGuardMiddleware:
                     accept = v.decode("latin-1")
                     break
             status, headers, content = self.on_deny(decision, accept)
-            await send({
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
-            })
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [
+                        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": content})
             return
         if replay:
@@ -233,7 +237,9 @@ class ArcGuardWSGIMiddleware:
         self.on_deny = on_deny or default_deny_response
         self.add_rate_limit_headers = add_rate_limit_headers
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         body = b""
         if self.guard.needs_body and environ.get("REQUEST_METHOD", "GET") not in _BODYLESS:
             try:
@@ -256,10 +262,17 @@ class ArcGuardWSGIMiddleware:
         if not extra:
             return self.app(environ, start_response)
 
-        def start_with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        def start_with_headers(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
             return start_response(status, list(headers) + extra, exc_info)
 
         return self.app(environ, start_with_headers)
 
 
-_REASONS = {403: "Forbidden", 429: "Too Many Requests", 401: "Unauthorized", 503: "Service Unavailable"}
+_REASONS = {
+    403: "Forbidden",
+    429: "Too Many Requests",
+    401: "Unauthorized",
+    503: "Service Unavailable",
+}

@@ -65,7 +65,7 @@ MAX_WINDOW_SECONDS = 366 * 24 * 3600
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _CHARACTERISTIC = re.compile(
-    r'^(ip\.src|http\.host|http\.request\.method|http\.request\.uri\.path|http\.user_agent'
+    r"^(ip\.src|http\.host|http\.request\.method|http\.request\.uri\.path|http\.user_agent"
     r'|http\.request\.headers\["[^"]+"\]|http\.request\.cookies\["[^"]+"\]'
     r'|http\.request\.uri\.args\["[^"]+"\]|[A-Za-z_][A-Za-z0-9_]*)$'
 )
@@ -117,7 +117,9 @@ def _count(value: object, option: str, *, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigurationError(f"{option}: expected an integer, got {value!r}")
     if not minimum <= value <= MAX_RATE_LIMIT:
-        raise ConfigurationError(f"{option}: {value} must be between {minimum} and {MAX_RATE_LIMIT}")
+        raise ConfigurationError(
+            f"{option}: {value} must be between {minimum} and {MAX_RATE_LIMIT}"
+        )
     return value
 
 
@@ -162,7 +164,12 @@ class BotRule(Rule):
     kind = "bot"
 
     def config(self) -> dict[str, Any]:
-        return {"kind": "bot", "mode": self.mode, "allow": list(self.allow), "deny": list(self.deny)}
+        return {
+            "kind": "bot",
+            "mode": self.mode,
+            "allow": list(self.allow),
+            "deny": list(self.deny),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,7 +397,7 @@ def fixed_window(
     *,
     mode: str = "LIVE",
     window: str | float,
-    max: int,  # noqa: A002 - the public option is named max
+    max: int,
     characteristics: Iterable[str] | None = None,
     match: str | None = None,
 ) -> FixedWindowRule:
@@ -420,7 +427,7 @@ def sliding_window(
     *,
     mode: str = "LIVE",
     interval: str | float,
-    max: int,  # noqa: A002
+    max: int,
     characteristics: Iterable[str] | None = None,
     match: str | None = None,
 ) -> SlidingWindowRule:
@@ -473,7 +480,6 @@ def token_bucket(
 def rules_config(rules: Iterable[Rule]) -> str:
     """The JSON rule-set configuration the Wasm core compiles."""
     return json.dumps({"rules": [r.config() for r in rules]}, separators=(",", ":"))
-
 
 
 _CONSTRUCTORS: dict[str, Any] = {}

@@ -10,8 +10,9 @@ CHROME = (
 )
 
 
-def browser_scope(path: str = "/products/shoes", query: bytes = b"color=blue&size=42&page=2",
-                  ua: str = CHROME) -> dict[str, Any]:
+def browser_scope(
+    path: str = "/products/shoes", query: bytes = b"color=blue&size=42&page=2", ua: str = CHROME
+) -> dict[str, Any]:
     """An ASGI scope for a typical browser GET: 12 headers and a query string."""
     return {
         "type": "http",

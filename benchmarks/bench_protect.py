@@ -21,7 +21,9 @@ from arcguard._core import get_core
 DEV = {"ARCGUARD_ENV": "development"}
 RULES = [
     detect_bot(mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY", "CATEGORY:SCANNER"]),
-    filter_rule(mode="LIVE", deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}']),
+    filter_rule(
+        mode="LIVE", deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}']
+    ),
 ]
 
 
@@ -58,7 +60,8 @@ t0 = time.perf_counter()
 from arcguard import ArcGuard, detect_bot, filter_rule
 g = ArcGuard(rules=[
     detect_bot(mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY", "CATEGORY:SCANNER"]),
-    filter_rule(mode="LIVE", deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}']),
+    filter_rule(mode="LIVE",
+                deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}']),
 ], environ={"ARCGUARD_ENV": "development"})
 d = g.protect({"type": "http", "method": "GET", "path": "/", "query_string": b"",
                "client": ("203.0.113.7", 1), "headers": [(b"user-agent", b"curl/8")]})
@@ -70,8 +73,9 @@ print((t1 - t0) * 1000)
 
 def _cold_start(cache_dir: str) -> float:
     env = {**os.environ, "ARCGUARD_CACHE_DIR": cache_dir}
-    out = subprocess.run([sys.executable, "-c", _COLD], env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _COLD], env=env, check=True, capture_output=True, text=True
+    ).stdout
     return float(out.strip())
 
 
@@ -86,7 +90,10 @@ def test_cold_start_import_to_first_decision(benchmark, cache: str) -> None:  # 
         samples: list[float] = []
         benchmark.pedantic(lambda: samples.append(_cold_start(cache_dir)), rounds=7, iterations=1)
     samples.sort()
-    info = {"median_ms": round(samples[len(samples) // 2], 1), "min_ms": round(samples[0], 1),
-            "max_ms": round(samples[-1], 1)}
+    info = {
+        "median_ms": round(samples[len(samples) // 2], 1),
+        "min_ms": round(samples[0], 1),
+        "max_ms": round(samples[-1], 1),
+    }
     benchmark.extra_info.update(info)
     print(f"\ncold start ({cache}), measured inside the process: {info}")

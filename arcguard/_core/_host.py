@@ -24,7 +24,6 @@ from importlib import resources
 from pathlib import Path
 
 import wasmtime
-from wasmtime import _bindings as _raw
 from wasmtime import _ffi as ffi
 
 from .._exceptions import CoreError, RuleError
@@ -54,7 +53,6 @@ STATUS_NO_RULESET = 3
 _WASM_NAME = "arcguard_core.wasm"
 
 
-
 def _wasmtime_identity() -> str:
     # The precompiled module is only valid for the exact native library that
     # made it; its size and mtime identify it without importlib.metadata's
@@ -64,6 +62,8 @@ def _wasmtime_identity() -> str:
     except OSError:  # pragma: no cover
         return "unknown"
     return f"{ffi.dll._name}:{st.st_size}:{st.st_mtime_ns}"
+
+
 _U32 = struct.Struct("<I")
 _RESULT_HEAD = struct.Struct("<BI")
 
@@ -274,9 +274,7 @@ class _Instance:
 
 def _error_text(err: int) -> str:
     return str(
-        wasmtime.WasmtimeError._from_ptr(
-            ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t))
-        )
+        wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
     )
 
 

@@ -42,8 +42,11 @@ def test_bot_rule_denies_curl_and_allows_a_browser(core: Core) -> None:
 
 def test_unknown_rule_kind_names_the_rule(core: Core) -> None:
     with pytest.raises(RuleError) as info:
-        core.compile(json.dumps({"rules": [{"kind": "bot", "mode": "LIVE", "deny": ["CURL"]},
-                                           {"kind": "nonsense"}]}))
+        core.compile(
+            json.dumps(
+                {"rules": [{"kind": "bot", "mode": "LIVE", "deny": ["CURL"]}, {"kind": "nonsense"}]}
+            )
+        )
     assert info.value.rule_index == 1
     assert "nonsense" in str(info.value)
 
@@ -63,7 +66,7 @@ def test_garbage_request_bytes_give_a_core_error_not_a_crash(core: Core) -> None
 
 def test_exhausted_fuel_is_a_core_error_and_the_instance_is_replaced() -> None:
     core = Core(CoreSettings(fuel=2_000, tiered=False))
-    with pytest.raises(CoreError, match="fuel|trap"):
+    with pytest.raises(CoreError, match=r"fuel|trap"):
         core.compile(BOT)
     assert core.failures == 1
 
@@ -88,11 +91,15 @@ def test_eight_threads_hammering_one_core_agree(core: Core) -> None:
         try:
             barrier.wait()
             for n in range(300):
-                ua = "curl/8" if (i + n) % 2 else "Mozilla/5.0 (Windows NT 10.0; rv:126.0) Firefox/126.0"
+                ua = (
+                    "curl/8"
+                    if (i + n) % 2
+                    else "Mozilla/5.0 (Windows NT 10.0; rv:126.0) Firefox/126.0"
+                )
                 [(code, _)] = core.evaluate(BOT, request(ua, path=f"/t{i}/{n}"))
                 if code != ((i + n) % 2):
                     raise AssertionError(f"thread {i} call {n}: got {code}")
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
@@ -148,7 +155,10 @@ def test_tiered_start_serves_from_the_baseline_module_then_swaps_in_the_optimise
     assert core.tier == "optimized"
     # the thread's instance is replaced on its next call, rule sets recompiled lazily
     assert core.evaluate(BOT, request()) == before
-    assert core.evaluate(BOT, request("Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Firefox/126.0"))[0][0] == 0
+    assert (
+        core.evaluate(BOT, request("Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Firefox/126.0"))[0][0]
+        == 0
+    )
 
 
 def test_untiered_start_compiles_the_optimised_module_first() -> None:
@@ -158,5 +168,5 @@ def test_untiered_start_compiles_the_optimised_module_first() -> None:
 def test_exhausted_fuel_traps_on_the_baseline_module_too() -> None:
     core = Core(CoreSettings(fuel=2_000, tiered=True))
     assert core.tier == "baseline"
-    with pytest.raises(CoreError, match="fuel|trap"):
+    with pytest.raises(CoreError, match=r"fuel|trap"):
         core.compile(BOT)

@@ -21,8 +21,9 @@ def make_guard() -> ArcGuard:
             shield(mode="LIVE"),
             detect_bot(mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY", "CATEGORY:SCANNER"]),
             filter_rule(mode="LIVE", deny=['http.request.uri.path matches "^/admin"']),
-            fixed_window(mode="LIVE", window="60s", max=3,
-                         match='http.request.uri.path == "/limited"'),
+            fixed_window(
+                mode="LIVE", window="60s", max=3, match='http.request.uri.path == "/limited"'
+            ),
         ],
         environ=DEV,
     )
@@ -37,8 +38,14 @@ def _starlette_app() -> ArcGuardMiddleware:
     async def echo(request: Request) -> JSONResponse:
         body = await request.body()
         decision = request.state.arcguard
-        return JSONResponse({"path": request.url.path, "body": body.decode(),
-                             "conclusion": decision.conclusion.value, "ip": decision.ip})
+        return JSONResponse(
+            {
+                "path": request.url.path,
+                "body": body.decode(),
+                "conclusion": decision.conclusion.value,
+                "ip": decision.ip,
+            }
+        )
 
     routes = [Route("/{path:path}", echo, methods=["GET", "POST"])]
     return ArcGuardMiddleware(Starlette(routes=routes), guard=make_guard())
@@ -53,8 +60,12 @@ def _flask_app():  # type: ignore[no-untyped-def]
     @app.route("/<path:path>", methods=["GET", "POST"])
     def echo(path: str):  # type: ignore[no-untyped-def]
         decision = request.environ["arcguard.decision"]
-        return jsonify(path="/" + path, body=request.get_data(as_text=True),
-                       conclusion=decision.conclusion.value, ip=decision.ip)
+        return jsonify(
+            path="/" + path,
+            body=request.get_data(as_text=True),
+            conclusion=decision.conclusion.value,
+            ip=decision.ip,
+        )
 
     app.wsgi_app = ArcGuardWSGIMiddleware(app.wsgi_app, guard=make_guard())  # type: ignore[method-assign]
     return app

@@ -18,12 +18,33 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.
 def base_url(request: pytest.FixtureRequest) -> Iterator[str]:
     port = free_port()
     if request.param == "uvicorn":
-        argv = [PYTHON, "-m", "uvicorn", "tests.integration.apps:starlette_app",
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        argv = [
+            PYTHON,
+            "-m",
+            "uvicorn",
+            "tests.integration.apps:starlette_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
     else:
-        argv = [PYTHON, "-m", "gunicorn", "tests.integration.apps:flask_app",
-                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
-                "--log-level", "warning"]
+        argv = [
+            PYTHON,
+            "-m",
+            "gunicorn",
+            "tests.integration.apps:flask_app",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ]
     with run_server(argv, port):
         yield f"http://127.0.0.1:{port}"
 
@@ -59,11 +80,19 @@ def test_sql_injection_in_the_query_is_denied(base_url: str) -> None:
 
 
 def test_attack_in_a_json_body_is_denied_and_clean_body_reaches_the_app(base_url: str) -> None:
-    bad = httpx.post(base_url + "/comment", json={"text": "<script>alert(1)</script>"},
-                     headers={"user-agent": FIREFOX}, timeout=10)
+    bad = httpx.post(
+        base_url + "/comment",
+        json={"text": "<script>alert(1)</script>"},
+        headers={"user-agent": FIREFOX},
+        timeout=10,
+    )
     assert bad.status_code == 403
-    good = httpx.post(base_url + "/comment", json={"text": "I love this shop <3"},
-                      headers={"user-agent": FIREFOX}, timeout=10)
+    good = httpx.post(
+        base_url + "/comment",
+        json={"text": "I love this shop <3"},
+        headers={"user-agent": FIREFOX},
+        timeout=10,
+    )
     assert good.status_code == 200
     assert good.json()["body"] == '{"text":"I love this shop <3"}'
 

@@ -11,6 +11,7 @@ import pytest
 
 from arcguard._cli import main
 
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"
 RULES = """
 [[rules]]
 kind = "bot"
@@ -37,12 +38,18 @@ def lines(*reqs: dict) -> str:
 
 def test_check_prints_one_decision_per_request(rules: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     reqs = tmp_path / "r.jsonl"
-    reqs.write_text(lines(
-        {"method": "GET", "path": "/", "headers": {"User-Agent": "curl/8.1"}, "ip": "1.2.3.4"},
-        {"method": "GET", "path": "/admin/x", "query": "a=%27",
-         "headers": {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:126.0) Gecko/20100101 Firefox/126.0"},
-         "ip": "1.2.3.4"},
-    ))
+    reqs.write_text(
+        lines(
+            {"method": "GET", "path": "/", "headers": {"User-Agent": "curl/8.1"}, "ip": "1.2.3.4"},
+            {
+                "method": "GET",
+                "path": "/admin/x",
+                "query": "a=%27",
+                "headers": {"User-Agent": FIREFOX},
+                "ip": "1.2.3.4",
+            },
+        )
+    )
     assert main(["check", "--rules", str(rules), str(reqs)]) == 0
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [o["conclusion"] for o in out] == ["DENY", "ALLOW"]
@@ -56,7 +63,9 @@ def test_check_reads_standard_input_through_the_console_script(rules: Path) -> N
     proc = subprocess.run(
         [sys.executable, "-m", "arcguard", "check", "--rules", str(rules), "-"],
         input=lines({"path": "/", "headers": {"user-agent": "Wget/1.21"}}),
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(proc.stdout)["conclusion"] == "DENY"
 
@@ -76,7 +85,9 @@ def test_unknown_kind_in_rules_file(tmp_path: Path, capsys) -> None:  # type: ig
     assert "firewall" in capsys.readouterr().err
 
 
-def test_malformed_request_line_is_reported_with_its_number(rules: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_request_line_is_reported_with_its_number(
+    rules: Path, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     reqs = tmp_path / "r.jsonl"
     reqs.write_text('{"path": "/"}\n{oops\n')
     assert main(["check", "--rules", str(rules), str(reqs)]) == 2

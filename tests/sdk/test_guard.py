@@ -35,8 +35,9 @@ def test_live_bot_rule_denies_curl() -> None:
 
 
 def test_dry_run_rule_reports_deny_but_allows() -> None:
-    guard = ArcGuard(rules=[detect_bot(mode="DRY_RUN", deny=["CATEGORY:HTTP_LIBRARY"])],
-                     environ=DEV)
+    guard = ArcGuard(
+        rules=[detect_bot(mode="DRY_RUN", deny=["CATEGORY:HTTP_LIBRARY"])], environ=DEV
+    )
     d = guard.protect(req("python-requests/2.31.0"))
     assert d.is_allowed() and d.conclusion is Conclusion.ALLOW
     [r] = d.results
@@ -44,7 +45,9 @@ def test_dry_run_rule_reports_deny_but_allows() -> None:
 
 
 def test_filter_rule_on_path_and_ip() -> None:
-    rule = filter_rule(deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}'])
+    rule = filter_rule(
+        deny=['http.request.uri.path matches "^/admin" and not ip.src in {10.0.0.0/8}']
+    )
     guard = ArcGuard(rules=[rule], environ=DEV)
     assert guard.protect(req(path="/admin/users")).is_denied()
     assert guard.protect(req(path="/admin/users", ip="10.1.2.3")).is_allowed()
@@ -53,8 +56,13 @@ def test_filter_rule_on_path_and_ip() -> None:
 
 def test_bad_filter_expression_raises_at_construction_with_its_position() -> None:
     with pytest.raises(RuleError) as info:
-        ArcGuard(rules=[detect_bot(deny=["CURL"]),
-                        filter_rule(deny=['http.request.uri.path matchez "x"'])], environ=DEV)
+        ArcGuard(
+            rules=[
+                detect_bot(deny=["CURL"]),
+                filter_rule(deny=['http.request.uri.path matchez "x"']),
+            ],
+            environ=DEV,
+        )
     assert info.value.rule_index == 1
     assert info.value.position is not None
     assert "rule 1" in str(info.value)
@@ -108,8 +116,9 @@ def test_wasm_failure_is_an_error_decision_allowed_when_fail_open() -> None:
 
 def test_wasm_failure_denies_when_fail_closed() -> None:
     small = Core(CoreSettings(memory_limit=4 * 1024 * 1024, tiered=False))
-    guard = ArcGuard(rules=[filter_rule(deny=['http.host == "x"'])], environ=DEV, core=small,
-                     fail_open=False)
+    guard = ArcGuard(
+        rules=[filter_rule(deny=['http.host == "x"'])], environ=DEV, core=small, fail_open=False
+    )
     d = guard.protect(_huge())
     assert d.is_error() and d.is_denied()
 
@@ -137,8 +146,9 @@ def test_rate_limit_deny_is_cached_for_its_ttl() -> None:
 
 
 def test_request_details_with_extras_feed_characteristics() -> None:
-    guard = ArcGuard(rules=[fixed_window(window="60s", max=1, characteristics=["userId"])],
-                     environ=DEV)
+    guard = ArcGuard(
+        rules=[fixed_window(window="60s", max=1, characteristics=["userId"])], environ=DEV
+    )
     assert guard.protect(req(), userId="a").is_allowed()
     assert guard.protect(req(), userId="b").is_allowed()
     assert guard.protect(req(ip="203.0.113.1"), userId="a").is_denied()
