@@ -205,6 +205,14 @@ class RuleResult:
 
     __slots__ = ("_reason", "_reason_text", "conclusion", "kind", "mode", "state", "ttl")
 
+    kind: str
+    mode: str
+    state: RuleState
+    conclusion: Conclusion
+    ttl: float
+    _reason: Reason | None
+    _reason_text: str
+
     def __init__(
         self,
         kind: str,
@@ -281,6 +289,14 @@ class Decision:
     """
 
     __slots__ = ("_fail_open", "_reason", "conclusion", "id", "ip", "results", "ttl")
+
+    id: str
+    conclusion: Conclusion
+    results: tuple[RuleResult, ...]
+    ttl: float
+    ip: str
+    _reason: Reason | RuleResult
+    _fail_open: bool
 
     def __init__(
         self,

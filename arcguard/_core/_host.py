@@ -342,6 +342,8 @@ class Core:
         results = core.evaluate(rules, encoded_request)
     """
 
+    _current: tuple[wasmtime.Engine, wasmtime.Module, int, str]
+
     def __init__(self, settings: CoreSettings | None = None) -> None:
         self.settings = settings or CoreSettings()
         self._local = threading.local()
