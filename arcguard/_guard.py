@@ -132,6 +132,7 @@ class ArcGuard:
             for r in self.rules
         )
         self._has_shield = any(p[4] for p in self._plan)
+        self._scoped_cache = any(getattr(r, "match", None) is not None for r in self.rules)
         self._needs_body = self._has_shield
         self._remote_capable = any(r.remote for r in self.rules) or self._has_shield
         if platform is None:
@@ -206,6 +207,10 @@ class ArcGuard:
         if isinstance(local, Decision):
             return local
         results, denied, remote = local
+        if remote and self._scoped_cache and self._cache:
+            cached = self._cached(details, results)
+            if cached is not None:
+                return cached
         if remote and self._transport is not None:
             try:
                 outcome = await self._transport.adecide(
@@ -244,6 +249,10 @@ class ArcGuard:
         if isinstance(local, Decision):
             return local
         results, denied, remote = local
+        if remote and self._scoped_cache and self._cache:
+            cached = self._cached(details, results)
+            if cached is not None:
+                return cached
         if remote and self._transport is not None:
             try:
                 outcome = self._transport.decide(
@@ -366,11 +375,26 @@ class ArcGuard:
             fail_open=self.fail_open,
         )
 
-    def _cached(self, details: RequestDetails) -> Decision | None:
+    def _cached(
+        self, details: RequestDetails, local: list[tuple[int, str]] | None = None
+    ) -> Decision | None:
+        """A cached DENY of a LIVE rule that applies to this request.
+
+        Before the local evaluation (``local`` None) only rules without a
+        ``match`` are looked up; after it, rules whose ``match`` applied (the
+        core said NEEDS_REMOTE), so a client limited on one path is not
+        refused on the others.
+        """
         for i, ((kind, mode, live, rule_id, _), rule) in enumerate(
             zip(self._plan, self.rules, strict=True)
         ):
             if not live:
+                continue
+            scoped = getattr(rule, "match", None) is not None
+            if local is None:
+                if scoped:
+                    continue
+            elif not scoped or local[i][0] != _NEEDS_REMOTE:
                 continue
             key = fingerprint(getattr(rule, "characteristics", ("ip.src",)), details)
             hit = self._cache.get((rule_id, key))

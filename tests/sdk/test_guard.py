@@ -152,3 +152,16 @@ def test_request_details_with_extras_feed_characteristics() -> None:
     assert guard.protect(req(), userId="a").is_allowed()
     assert guard.protect(req(), userId="b").is_allowed()
     assert guard.protect(req(ip="203.0.113.1"), userId="a").is_denied()
+
+
+def test_a_cached_deny_of_a_scoped_rule_applies_only_where_its_match_does() -> None:
+    rule = fixed_window(window="60s", max=1, match='http.request.uri.path == "/login"')
+    guard = ArcGuard(rules=[rule], environ=DEV)
+    assert guard.protect(req(path="/login")).is_allowed()
+    assert guard.protect(req(path="/login")).is_denied()
+    cached = guard.protect(req(path="/login"))
+    assert cached.is_denied() and cached.results[0].state is RuleState.CACHED
+    # the same client elsewhere is not refused by the cached /login limit
+    elsewhere = guard.protect(req(path="/shop"))
+    assert elsewhere.is_allowed()
+    assert elsewhere.results[0].state is RuleState.NOT_RUN
