@@ -72,7 +72,7 @@ def guard() -> ArcGuard:
 def test_allowed_request_reaches_the_app_with_the_decision(guard: ArcGuard) -> None:
     app = ArcGuardMiddleware(inner_app, guard=guard)
     scope = http_scope()
-    status, headers, body, called = asyncio.run(run(app, scope))
+    status, _headers, body, called = asyncio.run(run(app, scope))
     assert (status, body, called) == (200, b"ok", True)
     assert scope["state"]["arcguard"].is_allowed()
 
