@@ -385,24 +385,50 @@ fn command_at(v: &[u8], mut j: usize, strong_sep: bool) -> bool {
 }
 
 /// Whether `s` (normalised, lower case) injects a shell command.
+#[cfg(test)]
 pub(crate) fn is_cmdi(s: &str, view: &mut String) -> bool {
+    is_cmdi_classes(s, super::prefilter::classes(s.as_bytes()), view)
+}
+
+/// Bytes that start a command separator (`;`, `|`, `&`, newline, `` ` ``,
+/// `$(`, `<(`, `>(`).
+const fn separator_starts() -> [bool; 256] {
+    let mut t = [false; 256];
+    t[b';' as usize] = true;
+    t[b'|' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'`' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'$' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t
+}
+
+static SEPARATOR_START: [bool; 256] = separator_starts();
+
+/// [`is_cmdi`] given the byte classes `m` of `s` (from the prefilter).
+pub(crate) fn is_cmdi_classes(s: &str, m: u64, view: &mut String) -> bool {
+    use super::prefilter::*;
     let b = s.as_bytes();
-    if !b.iter().any(|&c| matches!(c, b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>' | b'/')) {
+    if m & (SEMI | PIPE | AMP | BTICK | DOLLAR | LF | CR | LT | GT | SLASH) == 0 {
         return false;
     }
-    if memchr::memchr(b'$', b).is_some() && (s.contains("${ifs}") || s.contains("$ifs$")) {
+    if m & DOLLAR != 0 && (s.contains("${ifs}") || s.contains("$ifs$")) {
         return true;
     }
-    for p in super::normalize::find_iter(b, b"/dev/") {
-        if b[p + 5..].starts_with(b"tcp/") || b[p + 5..].starts_with(b"udp/") {
-            return true;
+    if m & SLASH != 0 {
+        for p in super::normalize::find_iter(b, b"/dev/") {
+            if b[p + 5..].starts_with(b"tcp/") || b[p + 5..].starts_with(b"udp/") {
+                return true;
+            }
         }
     }
-    if !b.iter().any(|&c| matches!(c, b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>')) {
+    if m & (SEMI | PIPE | AMP | BTICK | DOLLAR | LF | CR | LT | GT) == 0 {
         return false;
     }
-    // `is_ascii` once, not per byte (it was inside the closure: quadratic).
-    let v: &[u8] = if !s.is_ascii() || b.iter().any(|&c| matches!(c, b'\'' | b'"' | b'\\' | b'$' | b'{' | b'}' | b'\t' | 0x0b | 0x0c)) {
+    let v: &[u8] = if m & (SQUOTE | DQUOTE | BSLASH | DOLLAR | LBRACE | RBRACE | WS | NONASCII) != 0 {
         shell_view(s, view);
         view.as_bytes()
     } else {
@@ -411,6 +437,10 @@ pub(crate) fn is_cmdi(s: &str, view: &mut String) -> bool {
     let mut i = 0;
     while i < v.len() {
         let c = v[i];
+        if !SEPARATOR_START[c as usize] {
+            i += 1;
+            continue;
+        }
         let (sep_len, strong) = match c {
             b';' => (1, false),
             b'\n' | b'\r' => (1, true),

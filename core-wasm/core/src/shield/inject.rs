@@ -275,24 +275,32 @@ pub(crate) fn is_nosql(s: &str) -> bool {
             return true;
         }
     }
-    // $where JavaScript: properties of `this`, `db.` calls.
-    for p in super::normalize::find_iter(b, b"this") {
-        let rest = &s[p + 4..];
-        if rest.starts_with(')') && s[..p].ends_with("tojson(") || s[..p].ends_with("keys(") {
-            return true;
+    // $where JavaScript: properties of `this` (`this.password`,
+    // `tojson(this)`, `keys(this`), `db.` calls. Every form has a `(` or a
+    // `.` next to the word, so only those bytes are visited.
+    for d in memchr::memchr2_iter(b'.', b'(', b) {
+        if b[d] == b'(' {
+            if b[d + 1..].starts_with(b"this") {
+                let p = d + 1;
+                if b[p + 4..].starts_with(b")") && b[..p].ends_with(b"tojson(") || b[..p].ends_with(b"keys(") {
+                    return true;
+                }
+            }
+            continue;
         }
-        if let Some(r) = rest.strip_prefix('.') {
+        let r = &b[d + 1..];
+        if d >= 4 && &b[d - 4..d] == b"this" {
             for m in ["password", "passwd", "username", "user", "email", "token", "role", "isadmin", "secret", "constructor", "__proto__"] {
-                if r.starts_with(m) {
+                if r.starts_with(m.as_bytes()) {
                     return true;
                 }
             }
         }
-    }
-    for p in super::normalize::find_iter(b, b"db.") {
-        let rest = &s[p + 3..];
-        if (p == 0 || !b[p - 1].is_ascii_alphanumeric()) && (rest.starts_with("getcollection") || rest.starts_with("users.") || rest.starts_with("collection")) {
-            return true;
+        if d >= 2 && &b[d - 2..d] == b"db" {
+            let p = d - 2;
+            if (p == 0 || !b[p - 1].is_ascii_alphanumeric()) && (r.starts_with(b"getcollection") || r.starts_with(b"users.") || r.starts_with(b"collection")) {
+                return true;
+            }
         }
     }
     for p in memchr::memchr_iter(b';', b) {

@@ -67,7 +67,27 @@ pub(crate) fn is_traversal(s: &str) -> bool {
 /// sorted for binary search.
 const SENSITIVE_SINGLE: &[&str] = &["%systemroot%", "%windir%", ".bash_history", ".env", ".htaccess", ".htpasswd", ".mysql_history", ".ssh", ".zsh_history", "applicationhost.config", "authorized_keys", "boot.ini", "httpd.conf", "id_dsa", "id_ecdsa", "id_ed25519", "id_rsa", "localsettings.php", "my.cnf", "nginx.conf", "php.ini", "system32", "web-inf", "web.config", "win.ini", "winnt", "wp-config.php"];
 
+/// For each first byte, a bit per length of the names in
+/// `SENSITIVE_SINGLE` starting with it.
+const fn single_lengths() -> [u32; 256] {
+    let mut out = [0u32; 256];
+    let mut i = 0;
+    while i < SENSITIVE_SINGLE.len() {
+        let w = SENSITIVE_SINGLE[i].as_bytes();
+        out[w[0] as usize] |= 1 << w.len();
+        i += 1;
+    }
+    out
+}
+
+static SINGLE_LENGTHS: [u32; 256] = single_lengths();
+
 fn sensitive_single(seg: &[u8]) -> bool {
+    // Most segments are ruled out by their first byte and length.
+    let first = seg.first().copied().unwrap_or(0);
+    if seg.len() > 31 || SINGLE_LENGTHS[first as usize] & (1 << seg.len()) == 0 {
+        return false;
+    }
     seg.len() >= 3 && seg.len() <= 22 && SENSITIVE_SINGLE.binary_search_by(|k| k.as_bytes().cmp(seg)).is_ok()
 }
 
@@ -112,6 +132,11 @@ fn is_path_sep(c: u8) -> bool {
 /// Sensitive files: a pair like `etc/passwd` separated by a path separator,
 /// or a single name (`.htpasswd`) next to a separator or alone.
 fn sensitive(b: &[u8]) -> bool {
+    // Without a separator only the whole value can be a name (a value
+    // holding a delimiter is not one of the names either).
+    if !b.iter().any(|&c| is_path_sep(c)) {
+        return sensitive_single(b);
+    }
     let n = b.len();
     let mut prev: &[u8] = &[];
     let mut sep_before = false;
@@ -218,6 +243,8 @@ mod tests {
     #[test]
     fn table_is_sorted() {
         assert!(SENSITIVE_SINGLE.windows(2).all(|w| w[0] < w[1]));
+        // `sensitive_single`'s first-byte filter admits every name.
+        assert!(SENSITIVE_SINGLE.iter().all(|w| sensitive_single(w.as_bytes())));
     }
 
     #[test]

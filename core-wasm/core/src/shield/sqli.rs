@@ -185,8 +185,60 @@ const KEYWORDS: &[(&[u8], u8, u8)] = &[
     (b"xor", LOGIC, 0),
 ];
 
+/// The longest keyword, in bytes.
+const KEYWORD_MAX: usize = 9;
+
+/// A word of at most 16 bytes packed big-endian into an integer, zero
+/// padded: integer order is the words' byte order, so a sorted table of
+/// words stays sorted, and a lookup is a few integer comparisons instead of
+/// `memcmp` calls (which Wasm runs as byte loops).
+const fn pack(w: &[u8]) -> u128 {
+    let mut v: u128 = 0;
+    let mut i = 0;
+    while i < 16 {
+        v <<= 8;
+        if i < w.len() {
+            v |= w[i] as u128;
+        }
+        i += 1;
+    }
+    v
+}
+
+const fn keyword_keys() -> [u128; KEYWORDS.len()] {
+    let mut out = [0u128; KEYWORDS.len()];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        out[i] = pack(KEYWORDS[i].0);
+        i += 1;
+    }
+    out
+}
+
+/// `KEYWORDS` packed, in the same order.
+static KEYWORD_KEYS: [u128; KEYWORDS.len()] = keyword_keys();
+
+/// For each first byte, a bit per length (up to 31) of the keywords
+/// starting with it: most words are ruled out by one load and a shift.
+const fn keyword_lengths() -> [u32; 256] {
+    let mut out = [0u32; 256];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        let w = KEYWORDS[i].0;
+        out[w[0] as usize] |= 1 << w.len();
+        i += 1;
+    }
+    out
+}
+
+static KEYWORD_LENGTHS: [u32; 256] = keyword_lengths();
+
 fn keyword(w: &[u8]) -> Option<(u8, u8)> {
-    KEYWORDS.binary_search_by(|(k, _, _)| (*k).cmp(w)).ok().map(|i| (KEYWORDS[i].1, KEYWORDS[i].2))
+    if w.len() < 2 || w.len() > KEYWORD_MAX || KEYWORD_LENGTHS[w[0] as usize] & (1 << w.len()) == 0 {
+        return None;
+    }
+    let key = pack(w);
+    KEYWORD_KEYS.binary_search(&key).ok().map(|i| (KEYWORDS[i].1, KEYWORDS[i].2))
 }
 
 /// Keywords that stay keywords when followed by `(`.
@@ -316,6 +368,12 @@ fn function(w: &[u8]) -> u8 {
 }
 
 fn word_sub(w: &[u8]) -> u8 {
+    // Every name below starts with one of these letters or ends in
+    // `..xp_cmdshell`: most words are settled by their first byte.
+    let first = w.first().copied().unwrap_or(0);
+    if !matches!(first, b'i' | b'm' | b's' | b'p' | b'a' | b'u' | b'x') && !(w.len() > 13 && w.ends_with(b"..xp_cmdshell")) {
+        return W_PLAIN;
+    }
     if w.starts_with(b"information_schema")
         || w.starts_with(b"mysql.user")
         || w.starts_with(b"sys.objects")
@@ -842,6 +900,13 @@ mod tests {
     fn tables_are_sorted() {
         assert!(KEYWORDS.windows(2).all(|w| w[0].0 < w[1].0));
         assert!(FUNCTIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(KEYWORD_KEYS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(KEYWORDS.iter().map(|k| k.0.len()).max(), Some(KEYWORD_MAX));
+        for (k, kind, sub) in KEYWORDS {
+            assert_eq!(keyword(k), Some((*kind, *sub)));
+        }
+        assert_eq!(keyword(b"selects"), None);
+        assert_eq!(keyword(b"a"), None);
     }
 
     #[test]

@@ -296,17 +296,17 @@ fn schemes(b: &[u8]) -> bool {
 }
 
 fn css(b: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(off) = super::normalize::find(&b[from..], b"expression") {
-        let i = from + off;
-        from = i + 10;
-        let mut j = i + 10;
-        while j < b.len() && is_space(b[j]) {
-            j += 1;
+    // `expression` + spaces + `(`: found from each `(` looking back, as
+    // values hold few parentheses and many `e`s.
+    for j in memchr_iter(b'(', b) {
+        let mut e = j;
+        while e > 0 && is_space(b[e - 1]) {
+            e -= 1;
         }
-        if j >= b.len() || b[j] != b'(' {
+        if e < 10 || &b[e - 10..e] != b"expression" {
             continue;
         }
+        let i = e - 10;
         let mut k = i;
         while k > 0 && is_space(b[k - 1]) {
             k -= 1;
@@ -316,7 +316,7 @@ fn css(b: &[u8]) -> bool {
         }
     }
     super::normalize::find(b, b"-moz-binding").is_some()
-        || [&b"behavior"[..], b"behaviour"].iter().any(|w| {
+        || memchr(b':', b).is_some() && [&b"behavior"[..], b"behaviour"].iter().any(|w| {
             super::normalize::find_iter(b, w).any(|i| {
                 let mut j = i + w.len();
                 while j < b.len() && is_space(b[j]) {
