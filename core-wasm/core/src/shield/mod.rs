@@ -17,6 +17,7 @@
 
 mod body;
 mod cmdi;
+mod headers;
 mod inject;
 mod normalize;
 mod path;
@@ -206,21 +207,21 @@ impl<'l> Scanner<'l> {
         }
         let Scratch { norm, alt, view, toks, .. } = sc;
         if gates != 0 {
-            if let Some(c) = self.detect(norm, key, gates, toks, view) {
+            if let Some(c) = self.detect(norm, m, key, gates, toks, view) {
                 return Some(c);
             }
         }
         if alt_gates != 0 {
             alt.clear();
             alt.extend(norm.chars().map(|c| if c == '+' { ' ' } else { c }));
-            return self.detect(alt, key, alt_gates, toks, view);
+            return self.detect(alt, (m & !PLUS) | SP, key, alt_gates, toks, view);
         }
         None
     }
 
     /// Runs the matchers of the categories in `gates` on `s`, in reporting
     /// order, and returns the first that fires.
-    fn detect(&self, s: &str, key: Option<&str>, gates: u32, toks: &mut Vec<u16>, view: &mut String) -> Option<Category> {
+    fn detect(&self, s: &str, m: u64, key: Option<&str>, gates: u32, toks: &mut Vec<u16>, view: &mut String) -> Option<Category> {
         use Category::*;
         let sens = self.sens;
         const ORDER: [Category; 11] =
@@ -235,7 +236,7 @@ impl<'l> Scanner<'l> {
                 Crlf => inject::is_crlf(s),
                 NosqlInjection => inject::is_nosql(s),
                 TemplateInjection => inject::is_ssti(s),
-                CommandInjection => cmdi::is_cmdi(s, view),
+                CommandInjection => cmdi::is_cmdi_classes(s, m, view),
                 SqlInjection => sqli::is_sqli(s, sens, toks),
                 Xss => xss::is_xss(s, sens),
                 PathTraversal => path::is_traversal(s),
@@ -401,9 +402,11 @@ impl ShieldRule {
         // then each segment for everything else.
         let path_excluded = self.exclude_fields.iter().any(|f| f == "path");
         normalize(&req.path, self.limits.max_decode_rounds, &mut sc);
-        let norm_path = resolve_dots(&sc.norm);
-        if self.exclude_paths.iter().any(|p| norm_path.starts_with(p.to_ascii_lowercase().as_str())) && !path::is_traversal(&sc.norm) {
-            return RuleResult::new(Conclusion::Allow, "{\"type\":\"SHIELD\",\"suspicious\":false,\"excluded\":true}".into());
+        if !self.exclude_paths.is_empty() {
+            let norm_path = resolve_dots(&sc.norm);
+            if self.exclude_paths.iter().any(|p| norm_path.starts_with(p.to_ascii_lowercase().as_str())) && !path::is_traversal(&sc.norm) {
+                return RuleResult::new(Conclusion::Allow, "{\"type\":\"SHIELD\",\"suspicious\":false,\"excluded\":true}".into());
+            }
         }
         if !path_excluded {
             if scanner.on(Category::PathTraversal) && path::is_traversal(&sc.norm) {
@@ -445,6 +448,9 @@ impl ShieldRule {
                 rep.add(Category::ContentType, "header:content-type", value);
             }
             if self.header_excluded(name) {
+                continue;
+            }
+            if headers::grammar(name).map_or(false, |g| headers::fits(g, value)) {
                 continue;
             }
             if let Some(c) = scanner.scan(value, Some(name), HEADER, &mut sc) {
