@@ -146,6 +146,13 @@ pub(crate) fn walk_json(body: &[u8], max_depth: usize, sink: &mut dyn FieldSink)
     let mut overflow = 0usize;
     let mut raw = Vec::new();
     let mut text = String::new();
+    // The valid UTF-8 prefix of the body (all of it, unless the body is
+    // not UTF-8 or was cut inside a character): strings inside it without
+    // escapes are handed out as slices, not copied.
+    let valid = match std::str::from_utf8(body) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or(""),
+    };
     let mut i = 0;
     while i < body.len() {
         let c = body[i];
@@ -193,9 +200,22 @@ pub(crate) fn walk_json(body: &[u8], max_depth: usize, sink: &mut dyn FieldSink)
             }
             b'"' => {
                 let start = i + 1;
-                i = json_string(body, start, &mut raw);
-                let end = if i > start && body[i - 1] == b'"' { i - 1 } else { i };
-                lenient_utf8(&raw, &mut text);
+                let plain_end = match memchr::memchr2(b'"', b'\\', &body[start..]) {
+                    Some(p) if body[start + p] == b'"' && start + p <= valid.len() => Some(start + p),
+                    _ => None,
+                };
+                let (end, value): (usize, &str) = match plain_end {
+                    Some(e) => {
+                        i = e + 1;
+                        (e, &valid[start..e])
+                    }
+                    None => {
+                        i = json_string(body, start, &mut raw);
+                        lenient_utf8(&raw, &mut text);
+                        (if i > start && body[i - 1] == b'"' { i - 1 } else { i }, &text)
+                    }
+                };
+                let text = value;
                 let is_key = overflow == 0 && frames.last().map_or(false, |f| !f.array && f.expect_key);
                 if is_key {
                     let depth = frames.len();
@@ -207,17 +227,18 @@ pub(crate) fn walk_json(body: &[u8], max_depth: usize, sink: &mut dyn FieldSink)
                     }
                     path.push(Seg::Key(start, end));
                     let p = &path;
-                    if sink.key(&|| render(body, p, overflow), &text) {
+                    if sink.key(&|| render(body, p, overflow), text) {
                         return;
                     }
                 } else {
                     // The field name as written (escapes left as they are).
                     let key = match path.last() {
+                        Some(Seg::Key(a, b)) if *b <= valid.len() => Some(&valid[*a..*b]),
                         Some(Seg::Key(a, b)) => std::str::from_utf8(&body[*a..*b]).ok(),
                         _ => None,
                     };
                     let p = &path;
-                    if sink.value(&|| render(body, p, overflow), key, &text) {
+                    if sink.value(&|| render(body, p, overflow), key, text) {
                         return;
                     }
                 }
