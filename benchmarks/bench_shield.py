@@ -12,12 +12,13 @@ Method (also in benchmarks/README.md, "Shield"):
   stops changing, at most 4 rounds, as ArcGuard's normaliser does ("decoded").
   A line counts as detected by libinjection if ``is_sql_injection`` or
   ``is_xss`` says so.
-* µs per value, ArcGuard: the median over rounds of (one pass of
-  ``guard.protect()`` over the corpus's requests with the shield) minus (the
-  same pass with a guard without rules), divided by the lines; passes of the
-  two guards alternate. Also the raw core evaluation: ``Core.evaluate_raw`` of
-  the pre-encoded request, no Python around it. libinjection: both calls on
-  the decoded value.
+* µs per value, ArcGuard: the fastest of 15 passes of ``guard.protect()``
+  over the corpus's requests with the shield, minus the fastest of 15 passes
+  of a guard without rules over the same requests, divided by the lines;
+  passes of the two guards alternate. The fastest pass, not the median: on
+  the shared 2-core machine other work lands in whole passes. Also the raw
+  core evaluation: ``Core.evaluate_raw`` of the pre-encoded request, no
+  Python around it. libinjection: both calls on the decoded value.
 * The shield guard has ``threshold`` out of reach and no deny cache: requests
   repeat over rounds from the same client IPs, and escalation would otherwise
   turn later rounds into cached denials.
@@ -26,7 +27,6 @@ Method (also in benchmarks/README.md, "Shield"):
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -110,15 +110,15 @@ def test_detection_and_cost_side_by_side_with_libinjection(benchmark: Any) -> No
                 "arcguard": 100 * ours / n,
                 "lib_value": 100 * lib_value / n,
                 "lib_decoded": 100 * lib_decoded / n,
-                "us_protect": 1e6 * (statistics.median(shielded) - statistics.median(bare)) / n,
-                "us_core": 1e6 * statistics.median(raw) / n,
-                "us_lib": 1e6 * statistics.median(lib) / n,
+                "us_protect": 1e6 * (min(shielded) - min(bare)) / n,
+                "us_core": 1e6 * min(raw) / n,
+                "us_lib": 1e6 * min(lib) / n,
             }
         )
     attack = [r for r in rows if r["corpus"] != BENIGN]
     print(
         "\n\nDetection and µs per value: ArcGuard shield vs libinjection "
-        f"(libinjection-python, {ROUNDS} rounds, medians)"
+        f"(libinjection-python, {ROUNDS} rounds, fastest pass)"
     )
     print(
         f"{'corpus':<10} {'lines':>5} {'ArcGuard':>9} {'libinj value':>13} "
