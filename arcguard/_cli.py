@@ -91,24 +91,25 @@ def _request_from_json(line: str, lineno: int) -> tuple[RequestDetails, dict[str
 
 def _inputs(args: argparse.Namespace) -> Iterator[tuple[RequestDetails, dict[str, Any]]]:
     if args.values:
+        n = 0
         for path in args.values:
             label = Path(path).stem
             with open(path, encoding="utf-8", errors="surrogateescape") as f:
                 for raw in f:
                     value = raw.rstrip("\n")
-                    if not value.strip() or value.startswith("#"):
+                    # The corpus format: "#" alone or "# ..." is a comment;
+                    # "#{7*7}" or "#hashtag" is a value.
+                    if not value or value == "#" or value.startswith("# "):
                         continue
+                    n += 1
+                    # One client per line: each value is judged on its own,
+                    # not on the shield's count of earlier lines from one IP.
+                    ip = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
                     details = RequestDetails(
-                        ip="192.0.2.10",
-                        method="GET",
-                        host="app.example",
-                        path="/search",
+                        ip=ip, method="GET", host="app.example", path="/search",
                         query=f"{args.param}={quote(value, safe='')}",
-                        headers=[
-                            ("host", "app.example"),
-                            ("user-agent", _BROWSER_UA),
-                            ("accept", "text/html"),
-                        ],
+                        headers=[("host", "app.example"), ("user-agent", _BROWSER_UA),
+                                 ("accept", "text/html")],
                     )
                     yield details, {"label": label, "extras": {}}
         return

@@ -89,6 +89,11 @@ class ShieldReason(Reason):
     excerpt: str | None = None
     #: True when the client is blocked for crossing the suspicion threshold.
     escalated: bool = False
+    #: How many suspicious values were found.
+    findings: int = 0
+    #: What the inspection left out or cut, e.g. ``{"body": "prefix_inspected"}``,
+    #: ``{"excluded": True}``, ``{"query": "max_query_params"}``.
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +103,8 @@ class ShieldReason(Reason):
             "location": self.location,
             "excerpt": self.excerpt,
             "escalated": self.escalated,
+            "findings": self.findings,
+            **self.notes,
         }
 
 
@@ -140,6 +147,9 @@ class _OtherReason(Reason):
         return dict(self.data)
 
 
+_SHIELD_FIELDS = frozenset(
+    {"type", "suspicious", "category", "location", "excerpt", "escalated", "findings"}
+)
 _RATE_LIMIT_TYPES = ("RATE_LIMIT", "fixed_window", "sliding_window", "token_bucket")
 
 
@@ -169,6 +179,7 @@ def reason_from_dict(d: dict[str, Any]) -> Reason:
             type=t, matched=d.get("matched"), index=d.get("index"), list=str(d.get("list", "deny"))
         )
     if t == "SHIELD":
+        notes = {k: v for k, v in d.items() if k not in _SHIELD_FIELDS}
         return ShieldReason(
             type=t,
             suspicious=bool(d.get("suspicious")),
@@ -176,6 +187,8 @@ def reason_from_dict(d: dict[str, Any]) -> Reason:
             location=d.get("location"),
             excerpt=d.get("excerpt"),
             escalated=bool(d.get("escalated")),
+            findings=int(d.get("findings") or 0),
+            notes=notes,
         )
     if t in _RATE_LIMIT_TYPES:
         return RateLimitReason(

@@ -81,12 +81,9 @@ def shield_reason(d: Decision) -> ShieldReason:
 
 
 def raw_reason(d: Decision) -> dict[str, Any]:
-    # The core's reason as sent. ShieldReason has no field for the notes
-    # ("body": "prefix_inspected", "excluded": true, "findings"), so they are
-    # read from the JSON text the rule result keeps.
-    text = d.results[0]._reason_text
-    assert text, "the reason was built as an object, not kept as text"
-    doc: dict[str, Any] = json.loads(text)
+    # The shield's reason with its notes ("body": "prefix_inspected",
+    # "excluded": true) and findings count, as plain data.
+    doc: dict[str, Any] = d.results[0].reason.to_dict()
     return doc
 
 
