@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from arcguard._transport._wire import (
     RawResult,
     code_from_wire,
     details_from_proto,
+    encode_varint,
     local_results_from_proto,
     rule_config_from_proto,
     set_typed_reason,
@@ -38,20 +40,35 @@ MAX_REQUESTED = 10**9
 
 _CODE_ALLOW, _CODE_DENY, _CODE_NOT_RUN = 0, 1, 3
 _MODE = {"LIVE": pb.MODE_LIVE, "DRY_RUN": pb.MODE_DRY_RUN}
+_BYTE = tuple(bytes((i,)) for i in range(256))
 
 
 class InvalidRequest(ValueError):
     """A request the service will not decide; the message says why."""
 
 
+_DOUBLE = struct.Struct("<d")
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedRules:
-    """A rule set converted once and cached: the rules and what the answer needs."""
+    """A rule set converted once and cached: the rules and what the answer needs.
+
+    ``tails`` holds, per rule, the encoded ``kind``, ``mode`` and ``state``
+    fields of its RuleResult: ``(when it ran, when it did not run)``.
+    """
 
     rules: tuple[Rule, ...]
     kinds: tuple[str, ...]
     modes: tuple[int, ...]
     live: tuple[bool, ...]
+    tails: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _result_tail(kind: str, mode: int, state: int) -> bytes:
+    # RuleResult fields 4 (kind), 5 (mode), 6 (state), as SerializeToString writes them.
+    k = kind.encode()
+    return b"\x22" + encode_varint(len(k)) + k + bytes((0x28, mode, 0x30, state))
 
 
 class _RuleCache:
@@ -157,11 +174,23 @@ class Decider:
             core.compile(rules_config(rules))
         except ConfigurationError as exc:
             return str(exc)
+        modes = tuple(_MODE[r.mode] for r in rules)
         return ParsedRules(
             rules=tuple(rules),
             kinds=tuple(r.kind for r in rules),
-            modes=tuple(_MODE[r.mode] for r in rules),
+            modes=modes,
             live=tuple(r.mode == "LIVE" for r in rules),
+            tails=tuple(
+                (
+                    _result_tail(
+                        r.kind,
+                        m,
+                        pb.RULE_STATE_RUN if r.mode == "LIVE" else pb.RULE_STATE_DRY_RUN,
+                    ),
+                    _result_tail(r.kind, m, pb.RULE_STATE_NOT_RUN),
+                )
+                for r, m in zip(rules, modes, strict=True)
+            ),
         )
 
     # -- checks ---------------------------------------------------------------------
@@ -208,14 +237,16 @@ class Decider:
         local = self._local(req.local_results, len(parsed.rules))
         return parsed, details_from_proto(req.details), requested, local
 
-    def decide_sync(self, req: pb.DecideRequest) -> pb.DecideResponse:
-        """Decides with a sync (memory) store, in the calling thread."""
+    def decide_sync(self, req: pb.DecideRequest) -> bytes:
+        """Decides with a sync (memory) store, in the calling thread; the
+        serialized DecideResponse."""
         parsed, details, requested, local = self.prepare(req)
         out = self.engine.decide(details, parsed.rules, requested=requested, local=local)
         return self.answer(parsed, out, req.typed_reasons)
 
-    async def decide(self, req: pb.DecideRequest) -> pb.DecideResponse:
-        """Decides one request (awaits the store when it is asynchronous).
+    async def decide(self, req: pb.DecideRequest) -> bytes:
+        """Decides one request (awaits the store when it is asynchronous); the
+        serialized DecideResponse.
 
         Raises:
             InvalidRequest: the request is malformed or over a limit.
@@ -226,12 +257,62 @@ class Decider:
         out = await self.engine.adecide(details, parsed.rules, requested=requested, local=local)
         return self.answer(parsed, out, req.typed_reasons)
 
-    def answer(self, parsed: ParsedRules, out: EngineDecision, typed: bool) -> pb.DecideResponse:
-        """The response for an engine decision; counts it in the metrics."""
+    def _next_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids):x}"
+
+    def answer(self, parsed: ParsedRules, out: EngineDecision, typed: bool) -> bytes:
+        """The serialized response for an engine decision; counts it in the metrics.
+
+        Written field by field (what ``SerializeToString`` writes for the same
+        message, see ``tests/service/test_wire.py``); with typed reasons the
+        message is built and serialized instead.
+        """
         results = out.results
         if len(results) != len(parsed.rules):  # the engine's contract; never expected
             raise RuntimeError(f"engine returned {len(results)} results for {len(parsed.rules)}")
-        resp = pb.DecideResponse(id=f"{self._id_prefix}{next(self._ids):x}")
+        if typed:
+            data: bytes = self.answer_message(parsed, out).SerializeToString()
+            return data
+        deciding = -1
+        live = parsed.live
+        tails = parsed.tails
+        parts: list[bytes] = []
+        codes: list[int] = []
+        for i, o in enumerate(results):
+            code = o.code
+            codes.append(code)
+            text = o.reason.encode()
+            ttl = o.ttl
+            body = [_BYTE[8], _BYTE[code + 1]]
+            if text:
+                body += (b"\x12", encode_varint(len(text)), text)
+            if ttl:
+                body += (b"\x19", _DOUBLE.pack(ttl))
+            body.append(tails[i][1] if code == _CODE_NOT_RUN else tails[i][0])
+            r = b"".join(body)
+            parts += (b"\x22", encode_varint(len(r)), r)
+            if deciding < 0 and code == _CODE_DENY and live[i]:
+                deciding = i
+        rid = self._next_id().encode()
+        if deciding >= 0:
+            d = results[deciding]
+            conclusion, reason, ttl = pb.CONCLUSION_DENY, d.reason, d.ttl
+        else:
+            conclusion, reason, ttl = pb.CONCLUSION_ALLOW, results[-1].reason, 0.0
+        rb = reason.encode()
+        head = [b"\x0a", encode_varint(len(rid)), rid, b"\x10", _BYTE[conclusion]]
+        if rb:
+            head += (b"\x1a", encode_varint(len(rb)), rb)
+        head += parts
+        if ttl:
+            head += (b"\x29", _DOUBLE.pack(ttl))
+        self.metrics.observe_decision(deciding >= 0, parsed.kinds, codes)
+        return b"".join(head)
+
+    def answer_message(self, parsed: ParsedRules, out: EngineDecision) -> pb.DecideResponse:
+        """The response message with typed reasons filled in; counts it in the metrics."""
+        results = out.results
+        resp = pb.DecideResponse(id=self._next_id())
         deciding = -1
         rr = resp.results
         for i, o in enumerate(results):
@@ -249,8 +330,7 @@ class Decider:
                 mode=parsed.modes[i],
                 state=state,
             )
-            if typed:
-                set_typed_reason(m, o.reason)
+            set_typed_reason(m, o.reason)
             if deciding < 0 and live and code == _CODE_DENY:
                 deciding = i
         if deciding >= 0:

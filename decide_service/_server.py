@@ -169,9 +169,7 @@ class _Handlers:
         logger.error("%s failed (ref %s)", method, ref, exc_info=exc, extra={"ref": ref})
         return grpc.StatusCode.INTERNAL, f"internal error (ref {ref})"
 
-    async def decide(
-        self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> pb.DecideResponse:
+    async def decide(self, request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         t0 = time.perf_counter()
         try:
             req = pb.DecideRequest.FromString(request)
@@ -209,7 +207,7 @@ def _decide_service_handler(handlers: _Handlers) -> grpc.GenericRpcHandler:
             "Decide": grpc.unary_unary_rpc_method_handler(
                 handlers.decide,
                 request_deserializer=_identity,
-                response_serializer=pb.DecideResponse.SerializeToString,
+                response_serializer=_identity,  # the decider answers serialized bytes
             ),
             "Report": grpc.unary_unary_rpc_method_handler(
                 handlers.report,

@@ -61,9 +61,9 @@ from ._base import RawResult, Transport
 from ._breaker import BreakerSettings, CircuitBreaker
 from ._reporter import Reporter, ReporterSettings
 from ._wire import (
-    code_from_wire,
+    CODE_ERROR,
     details_to_proto,
-    local_results_to_proto,
+    encode_decide_tail,
     mode_to_wire,
     rule_set_to_proto,
 )
@@ -449,11 +449,9 @@ class GrpcTransport(Transport):
     ) -> tuple[bytes, int]:
         head, n = self._rules_bytes(rules)
         try:
-            msg = pb.DecideRequest(details=details_to_proto(details), requested=requested)
-            if local:
-                msg.local_results.extend(local_results_to_proto(local))
-            return head + msg.SerializeToString(), n
-        except (ValueError, TypeError) as exc:
+            # The rule set's bytes, encoded once, then this request's fields.
+            return head + encode_decide_tail(details, requested, local), n
+        except (ValueError, TypeError, AttributeError) as exc:
             raise TransportError(f"cannot encode the request: {exc}") from exc
 
     def _answer(self, resp: pb.DecideResponse, n: int) -> EngineDecision:
@@ -462,13 +460,15 @@ class GrpcTransport(Transport):
             raise TransportError(
                 f"the decide service answered {len(results)} results for {n} rules"
             )
-        try:
-            outcomes = tuple(
-                RuleOutcome(code_from_wire(r.code), r.reason_json, r.ttl) for r in results
-            )
-        except ValueError as exc:
-            raise TransportError(f"the decide service sent a malformed result: {exc}") from exc
-        return EngineDecision(results=outcomes)
+        outcomes = []
+        for r in results:
+            code = r.code - 1  # code_from_wire, inlined: this runs for every decision
+            if not 0 <= code <= CODE_ERROR:
+                raise TransportError(
+                    f"the decide service sent a malformed result: unknown rule code {r.code}"
+                )
+            outcomes.append(RuleOutcome(code, r.reason_json, r.ttl))
+        return EngineDecision(results=tuple(outcomes))
 
     def _refused(self, target: str, breaker: CircuitBreaker) -> Unavailable:
         return Unavailable(

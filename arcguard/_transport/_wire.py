@@ -16,7 +16,7 @@ from typing import Any
 
 from .._exceptions import ConfigurationError
 from .._proto import decide_pb2 as pb
-from .._request import RequestDetails
+from .._request import MAX_HEADERS, RequestDetails
 from .._rules import (
     DEFAULT_SHIELD_BLOCK_FOR,
     DEFAULT_SHIELD_SENSITIVITY,
@@ -43,6 +43,8 @@ __all__ = [
     "code_to_wire",
     "details_from_proto",
     "details_to_proto",
+    "encode_decide_tail",
+    "encode_varint",
     "local_results_from_proto",
     "local_results_to_proto",
     "mode_to_wire",
@@ -104,16 +106,141 @@ def details_to_proto(details: RequestDetails) -> pb.RequestDetails:
 
 def details_from_proto(msg: pb.RequestDetails) -> RequestDetails:
     """Request details from their wire form (limits are checked by the caller)."""
-    return RequestDetails(
-        ip=msg.ip,
-        method=msg.method or "GET",
-        host=msg.host,
-        path=msg.path or "/",
-        query=msg.query,
-        headers=[(h.name, h.value) for h in msg.headers],
-        body=msg.body,
-        extras=dict(msg.extras),
+    # The service's hot path: names lower-cased and kept as Latin-1 bytes, as
+    # RequestDetails(headers=...) would, without its generic input handling.
+    details = RequestDetails._from_raw(
+        msg.ip,
+        msg.method or "GET",
+        msg.host,
+        msg.path or "/",
+        msg.query,
+        [
+            (h.name.lower().encode("latin-1", "replace"), h.value.encode("latin-1", "replace"))
+            for h in msg.headers
+        ][:MAX_HEADERS],
+        msg.body,
     )
+    if msg.extras:
+        details.extras = dict(msg.extras)
+    return details
+
+
+# -- hand-encoded request fields ---------------------------------------------------
+#
+# The SDK sends one DecideRequest per escalated decision. Building it from
+# message objects (a Header per header, a RequestDetails, a DecideRequest, then
+# serializing) costs several times more than writing the few fields directly.
+# Protobuf messages are concatenations of fields, so the request is the rule
+# set's bytes (encoded once per rule set) followed by these bytes. What is
+# written here is exactly what ``SerializeToString`` writes for the same
+# values (``tests/service/test_wire.py`` holds the two to each other).
+
+
+def encode_varint(n: int) -> bytes:
+    """The protobuf varint of a non-negative integer."""
+    if n < 0x80:
+        return _BYTE[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_BYTE = tuple(bytes((i,)) for i in range(256))
+
+
+def _text(tag: bytes, value: str, out: list[bytes]) -> None:
+    if value:
+        b = value.encode("utf-8")
+        out.append(tag)
+        out.append(encode_varint(len(b)))
+        out.append(b)
+
+
+def _latin1_text(b: bytes) -> bytes:
+    # RequestDetails keeps header bytes as Latin-1; the wire's strings are UTF-8.
+    return b if b.isascii() else b.decode("latin-1").encode("utf-8")
+
+
+def _details_bytes(details: RequestDetails) -> bytes:
+    out: list[bytes] = []
+    _text(b"\x0a", details.ip, out)
+    _text(b"\x12", details.method, out)
+    _text(b"\x1a", details.host, out)
+    _text(b"\x22", details.path, out)
+    _text(b"\x2a", details.query, out)
+    for k, v in details._raw_headers:  # the raw Latin-1 bytes (same package)
+        k = _latin1_text(k)
+        v = _latin1_text(v)
+        nk, nv = len(k), len(v)
+        inner = (nk + 1 + len(encode_varint(nk)) if nk else 0) + (
+            nv + 1 + len(encode_varint(nv)) if nv else 0
+        )
+        out.append(b"\x32")
+        out.append(encode_varint(inner))
+        if nk:
+            out.append(b"\x0a")
+            out.append(encode_varint(nk))
+            out.append(k)
+        if nv:
+            out.append(b"\x12")
+            out.append(encode_varint(nv))
+            out.append(v)
+    body = details.body
+    if body:
+        out.append(b"\x3a")
+        out.append(encode_varint(len(body)))
+        out.append(bytes(body))
+    for key, value in details.extras.items():
+        kb = key.encode("utf-8")
+        vb = value.encode("utf-8")
+        entry = b"".join((b"\x0a", encode_varint(len(kb)), kb, b"\x12", encode_varint(len(vb)), vb))
+        out.append(b"\x42")
+        out.append(encode_varint(len(entry)))
+        out.append(entry)
+    return b"".join(out)
+
+
+def encode_decide_tail(
+    details: RequestDetails, requested: int, local: Sequence[RawResult] | None
+) -> bytes:
+    """The ``details``, ``requested`` and ``local_results`` fields of a DecideRequest.
+
+    Appended to a serialized request holding the rule set (protobuf fields
+    concatenate), this is the whole request.
+
+    Raises:
+        ValueError: ``requested`` outside uint32, a code outside the core's, or
+            text that is not valid Unicode.
+    """
+    d = _details_bytes(details)
+    out = [b"\x0a", encode_varint(len(d)), d]
+    if requested:
+        if not 0 < requested <= 0xFFFFFFFF:
+            raise ValueError(f"requested: {requested} is outside uint32")
+        out.append(b"\x18")
+        out.append(encode_varint(requested))
+    if local:
+        for code, reason in local:
+            if not 0 <= code <= _MAX_CODE:
+                raise ValueError(f"unknown rule code {code}")
+            r = reason.encode("utf-8")
+            n = len(r)
+            out.append(b"\x22")
+            if n:
+                out.append(encode_varint(n + 3 + len(encode_varint(n))))
+                out.append(_BYTE[8])
+                out.append(_BYTE[code + 1])
+                out.append(b"\x12")
+                out.append(encode_varint(n))
+                out.append(r)
+            else:
+                out.append(_BYTE[2])
+                out.append(_BYTE[8])
+                out.append(_BYTE[code + 1])
+    return b"".join(out)
 
 
 # -- rules ------------------------------------------------------------------------

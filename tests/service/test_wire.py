@@ -24,6 +24,7 @@ from arcguard._transport._wire import (
     code_to_wire,
     details_from_proto,
     details_to_proto,
+    encode_decide_tail,
     rule_config_from_proto,
     rule_set_to_proto,
     rule_to_proto,
@@ -153,3 +154,64 @@ def test_unreadable_reason_leaves_the_typed_oneof_unset() -> None:
     set_typed_reason(m, "not json")
     set_typed_reason(m, '{"type": "SOMETHING_NEW"}')
     assert m.WhichOneof("reason") is None
+
+
+HAND_ENCODED_DETAILS = [
+    RequestDetails(ip=""),
+    RequestDetails(ip="192.0.2.1"),
+    RequestDetails(
+        ip="2001:db8::1",
+        method="POST",
+        host="shop.example",
+        path="/p/" + "x" * 300,
+        query="q=%C3%A9&a=1",
+        headers=[("User-Agent", "curl/8"), ("X-Empty", ""), ("", "v"), ("a", "b")],
+        body=b"\x00\xff" * 100,
+        extras={"userId": "u_1", "empty": "", "": "k", "naïve": "é"},
+    ),
+    # Latin-1 header bytes: UTF-8 text on the wire, as details_to_proto sends.
+    RequestDetails(ip="10.0.0.1", headers=[("x-name", "caf\xe9"), ("x-long", "v" * 200)]),
+    RequestDetails(ip="10.0.0.1", headers=[(f"h{i}", str(i)) for i in range(128)]),
+]
+
+
+@pytest.mark.parametrize("details", HAND_ENCODED_DETAILS)
+@pytest.mark.parametrize("requested", [0, 1, 127, 128, 2**32 - 1])
+@pytest.mark.parametrize("local", [None, [], [(0, "")], [(1, '{"type":"BOT"}'), (4, "é" * 70)]])
+def test_hand_encoded_request_is_what_protobuf_writes(
+    details: RequestDetails, requested: int, local: list[tuple[int, str]] | None
+) -> None:
+    msg = pb.DecideRequest(details=details_to_proto(details), requested=requested)
+    if local:
+        msg.local_results.extend(pb.LocalResult(code=c + 1, reason_json=r) for c, r in local)
+    got = encode_decide_tail(details, requested, local)
+    assert pb.DecideRequest.FromString(got) == msg
+    if len(details.extras) <= 1:  # map order aside, the very same bytes
+        assert got == msg.SerializeToString()
+
+
+def test_hand_encoded_request_rejects_what_protobuf_rejects() -> None:
+    d = RequestDetails(ip="10.0.0.1")
+    with pytest.raises(ValueError):
+        encode_decide_tail(d, 2**32, None)
+    with pytest.raises(ValueError):
+        encode_decide_tail(d, 1, [(7, "")])
+    with pytest.raises(ValueError):
+        encode_decide_tail(RequestDetails(ip="\ud800"), 1, None)
+
+
+def test_details_from_proto_matches_the_constructor() -> None:
+    msg = details_to_proto(HAND_ENCODED_DETAILS[2])
+    back = details_from_proto(msg)
+    want = RequestDetails(
+        ip=msg.ip,
+        method=msg.method,
+        host=msg.host,
+        path=msg.path,
+        query=msg.query,
+        headers=[(h.name, h.value) for h in msg.headers],
+        body=msg.body,
+        extras=dict(msg.extras),
+    )
+    assert back.encode() == want.encode()
+    assert back.extras == want.extras and back.headers == want.headers
