@@ -48,8 +48,21 @@ pub(crate) fn fits(g: Grammar, value: &str) -> bool {
     }
 }
 
+const fn token_bytes() -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric() || matches!(c, b'*' | b'+' | b'.' | b'_' | b'-');
+        i += 1;
+    }
+    t
+}
+
+static TOKEN_BYTE: [bool; 256] = token_bytes();
+
 fn token_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'*' | b'+' | b'.' | b'_' | b'-')
+    TOKEN_BYTE[c as usize]
 }
 
 /// A token at `i`: one or more token bytes, without `..` or `--`. Returns

@@ -86,20 +86,27 @@ pub(crate) fn is_ssti(s: &str) -> bool {
     if !(brace || under || hash || lt || paren) {
         return false;
     }
-    let markers: [(&str, bool); 19] = [
+    // Markers ending in `(` are looked for back from each `(`.
+    if paren {
+        for j in memchr::memchr_iter(b'(', b) {
+            let head = &b[..=j];
+            if head.ends_with(b"?new(") || head.ends_with(b".getruntime(") {
+                return true;
+            }
+        }
+    }
+    let markers: [(&str, bool); 17] = [
         ("__subclasses__", under),
         ("__globals__", under),
         ("__builtins__", under),
         ("__mro__", under),
         ("<#assign", lt),
         ("<#list", lt),
-        ("?new(", paren),
         ("#set(", hash),
         ("#foreach", hash),
         ("{php}", brace),
         ("{/php}", brace),
         ("freemarker.template", paren),
-        (".getruntime(", paren),
         ("{system(", brace),
         ("{exec(", brace),
         ("{passthru(", brace),
@@ -112,7 +119,8 @@ pub(crate) fn is_ssti(s: &str) -> bool {
             return true;
         }
     }
-    if !(brace || (lt && super::normalize::find(b, b"<%").is_some()) || super::normalize::find(b, b"@(").is_some()) {
+    let at_paren = paren && memchr::memchr_iter(b'(', b).any(|j| j > 0 && b[j - 1] == b'@');
+    if !(brace || (lt && super::normalize::find(b, b"<%").is_some()) || at_paren) {
         return false;
     }
     for (open, close) in OPENERS {
@@ -247,10 +255,18 @@ pub(crate) fn is_nosql_key(key: &str) -> bool {
 }
 
 /// Whether `s` (normalised) carries Mongo operators or `$where` JavaScript.
+#[cfg(test)]
 pub(crate) fn is_nosql(s: &str) -> bool {
+    is_nosql_classes(s, super::prefilter::classes(s.as_bytes()))
+}
+
+/// [`is_nosql`] given the byte classes `m` of `s`: each form is looked for
+/// only when its bytes occur.
+pub(crate) fn is_nosql_classes(s: &str, m: u64) -> bool {
+    use super::prefilter::{DOLLAR, DOT, DQUOTE, LPAR, SEMI, SQUOTE};
     let b = s.as_bytes();
     let mut i = 0;
-    while let Some(p) = memchr::memchr(b'$', &b[i..]) {
+    while let Some(p) = if m & DOLLAR != 0 { memchr::memchr(b'$', &b[i..]) } else { None } {
         let at = i + p;
         i = at + 1;
         let prev = if at > 0 { b[at - 1] } else { b'{' };
@@ -278,7 +294,7 @@ pub(crate) fn is_nosql(s: &str) -> bool {
     // $where JavaScript: properties of `this` (`this.password`,
     // `tojson(this)`, `keys(this`), `db.` calls. Every form has a `(` or a
     // `.` next to the word, so only those bytes are visited.
-    for d in memchr::memchr2_iter(b'.', b'(', b) {
+    for d in memchr::memchr2_iter(b'.', b'(', if m & (DOT | LPAR) != 0 { b } else { &[] }) {
         if b[d] == b'(' {
             if b[d + 1..].starts_with(b"this") {
                 let p = d + 1;
@@ -303,14 +319,14 @@ pub(crate) fn is_nosql(s: &str) -> bool {
             }
         }
     }
-    for p in memchr::memchr_iter(b';', b) {
+    for p in memchr::memchr_iter(b';', if m & SEMI != 0 { b } else { &[] }) {
         let after = s[p + 1..].trim_start();
         if after.starts_with("return true") || after.starts_with("return 1") || after.starts_with("return(true") {
             return true;
         }
     }
     // `'||'1'=='1`, `' || 1==1//`, `'; return true; var x='`, `';while(true){}'`
-    for q in memchr::memchr2_iter(b'\'', b'"', b) {
+    for q in memchr::memchr2_iter(b'\'', b'"', if m & (SQUOTE | DQUOTE) != 0 { b } else { &[] }) {
         let rest = s[q + 1..].trim_start();
         let rb = rest.as_bytes();
         if rest.starts_with("||") || rest.starts_with("&&") {

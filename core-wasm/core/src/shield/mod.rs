@@ -182,7 +182,7 @@ impl<'l> Scanner<'l> {
             }
             let Scratch { norm, toks, .. } = sc;
             lower_into(value, norm);
-            return if sqli::is_sqli(norm, self.sens, toks) { Some(Category::SqlInjection) } else { None };
+            return if sqli::is_sqli_classes(norm, raw, self.sens, toks) { Some(Category::SqlInjection) } else { None };
         }
         let decode = raw & (PCT | prefilter::AMP | NONASCII) != 0;
         let m = if decode {
@@ -234,11 +234,11 @@ impl<'l> Scanner<'l> {
                 Jndi => inject::is_jndi(s),
                 Xxe => inject::is_xxe(s),
                 Crlf => inject::is_crlf(s),
-                NosqlInjection => inject::is_nosql(s),
+                NosqlInjection => inject::is_nosql_classes(s, m),
                 TemplateInjection => inject::is_ssti(s),
                 CommandInjection => cmdi::is_cmdi_classes(s, m, view),
-                SqlInjection => sqli::is_sqli(s, sens, toks),
-                Xss => xss::is_xss(s, sens),
+                SqlInjection => sqli::is_sqli_classes(s, m, sens, toks),
+                Xss => xss::is_xss_classes(s, m, sens),
                 PathTraversal => path::is_traversal(s),
                 FileInclusion => path::is_file_inclusion(s, key),
                 Ssrf => ssrf::is_ssrf(s, sens),

@@ -93,6 +93,10 @@ fn sensitive_single(seg: &[u8]) -> bool {
 
 /// For a directory name, the names below it that are sensitive.
 fn sensitive_children(dir: &[u8]) -> &'static [&'static str] {
+    // The first bytes of the directories below.
+    if !matches!(dir.first(), Some(b'e' | b'p' | b'v' | b'w' | b'm' | b'.' | b'i' | b'd')) {
+        return &[];
+    }
     match dir {
         b"etc" => &["passwd", "shadow", "group", "gshadow", "hosts", "hostname", "issue", "motd", "crontab", "fstab", "sudoers", "os-release", "lsb-release", "redhat-release", "resolv.conf", "master.passwd", "security", "httpd", "apache2", "nginx", "mysql", "ssh", "profile", "environment", "network", "inittab", "init.d", "aliases", "exports", "ftpusers", "login.defs", "pam.d", "syslog.conf", "machine-id", "php.ini", "my.cnf", "ld.so.preload", "bashrc", "apache", "php", "php5", "php7", "shells", "netplan", "systemd", "ssl", "pki", "kubernetes", "docker"],
         b"proc" => &["self", "version", "cpuinfo", "meminfo", "mounts", "net", "sched_debug", "cmdline", "environ", "1", "kcore", "config.gz", "partitions", "modules", "thread-self"],
@@ -129,6 +133,20 @@ fn is_path_sep(c: u8) -> bool {
     c == b'/' || c == b'\\'
 }
 
+/// Bytes that end a segment in [`sensitive`].
+const fn segment_ends() -> [bool; 256] {
+    let mut t = [false; 256];
+    let ends = b"/\\?# '\"()=,&;|<>";
+    let mut i = 0;
+    while i < ends.len() {
+        t[ends[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static SEGMENT_END: [bool; 256] = segment_ends();
+
 /// Sensitive files: a pair like `etc/passwd` separated by a path separator,
 /// or a single name (`.htpasswd`) next to a separator or alone.
 fn sensitive(b: &[u8]) -> bool {
@@ -142,7 +160,7 @@ fn sensitive(b: &[u8]) -> bool {
     let mut sep_before = false;
     let mut start = 0;
     for i in 0..=n {
-        if i < n && !matches!(b[i], b'/' | b'\\' | b'?' | b'#' | b' ' | b'\'' | b'"' | b'(' | b')' | b'=' | b',' | b'&' | b';' | b'|' | b'<' | b'>') {
+        if i < n && !SEGMENT_END[b[i] as usize] {
             continue;
         }
         let seg = &b[start..i];

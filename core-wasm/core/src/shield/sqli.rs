@@ -237,7 +237,12 @@ fn keyword(w: &[u8]) -> Option<(u8, u8)> {
     if w.len() < 2 || w.len() > KEYWORD_MAX || KEYWORD_LENGTHS[w[0] as usize] & (1 << w.len()) == 0 {
         return None;
     }
-    let key = pack(w);
+    // `pack` for a short word: its bytes, then the zero padding.
+    let mut key: u128 = 0;
+    for &c in w {
+        key = key << 8 | c as u128;
+    }
+    key <<= 8 * (16 - w.len());
     KEYWORD_KEYS.binary_search(&key).ok().map(|i| (KEYWORDS[i].1, KEYWORDS[i].2))
 }
 
@@ -398,12 +403,35 @@ fn word_sub(w: &[u8]) -> u8 {
     }
 }
 
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+const B_WS: u8 = 1;
+const B_WORD: u8 = 2;
+
+/// Lexer byte kinds by table: whitespace, word bytes.
+const fn byte_kinds() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            t[i] = B_WS;
+        } else if b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.' || b == b'@' || b >= 0x80 {
+            t[i] = B_WORD;
+        }
+        i += 1;
+    }
+    t
 }
 
+static BYTE_KINDS: [u8; 256] = byte_kinds();
+
+#[inline]
+fn is_ws(b: u8) -> bool {
+    BYTE_KINDS[b as usize] == B_WS
+}
+
+#[inline]
 fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.' || b == b'@' || b >= 0x80
+    BYTE_KINDS[b as usize] == B_WORD
 }
 
 fn comment_sub(body: &[u8]) -> u8 {
@@ -873,10 +901,18 @@ fn anywhere(t: &Toks, sens: u8) -> bool {
 }
 
 /// Whether `s` (normalised, lower case) is a SQL injection in some context.
+#[cfg(test)]
 pub(crate) fn is_sqli(s: &str, sens: u8, toks: &mut Vec<u16>) -> bool {
+    is_sqli_classes(s, super::prefilter::classes(s.as_bytes()), sens, toks)
+}
+
+/// [`is_sqli`] given the byte classes `m` of `s`: a quote context is lexed
+/// only when that quote occurs.
+pub(crate) fn is_sqli_classes(s: &str, m: u64, sens: u8, toks: &mut Vec<u16>) -> bool {
+    use super::prefilter::{BTICK, DQUOTE, SQUOTE};
     let b = s.as_bytes();
-    for &q in &[0u8, b'\'', b'"', b'`'] {
-        if !lex(b, q, toks) {
+    for &(q, bit) in &[(0u8, u64::MAX), (b'\'', SQUOTE), (b'"', DQUOTE), (b'`', BTICK)] {
+        if m & bit == 0 || !lex(b, q, toks) {
             continue;
         }
         let t = Toks(toks);

@@ -518,3 +518,31 @@ fn profile_matchers() {
         t("scan_value", &mut || scan_value(v, 2).is_some());
     }
 }
+
+/// Fixed work for instruction counting, which a loaded machine does not
+/// disturb: `valgrind --tool=callgrind --toggle-collect='*ShieldRule*evaluate*'
+/// <test binary> --ignored --exact shield::tests::work_browser_get` (and
+/// `work_json_4k`); divide the instructions by the iterations (1000, 100).
+#[test]
+#[ignore]
+fn work_browser_get() {
+    let set = shield_set();
+    let get = browser_get();
+    for _ in 0..1000 {
+        assert_eq!(set.evaluate(&get)[0].conclusion, Conclusion::Allow);
+    }
+}
+
+#[test]
+#[ignore]
+fn work_json_4k() {
+    let set = shield_set();
+    let body = json_body(4096);
+    let mut req = query_request(String::new());
+    req.method = "POST".into();
+    req.body = body.as_bytes();
+    req.headers = vec![("content-type".into(), "application/json".into())];
+    for _ in 0..100 {
+        assert_eq!(set.evaluate(&req)[0].conclusion, Conclusion::Allow);
+    }
+}

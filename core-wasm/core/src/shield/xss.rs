@@ -373,21 +373,28 @@ fn script_breakout(b: &[u8]) -> bool {
 }
 
 /// Whether `s` (normalised, lower case) is an XSS payload.
+#[cfg(test)]
 pub(crate) fn is_xss(s: &str, sens: u8) -> bool {
+    is_xss_classes(s, super::prefilter::classes(s.as_bytes()), sens)
+}
+
+/// [`is_xss`] given the byte classes `m` of `s`.
+pub(crate) fn is_xss_classes(s: &str, m: u64, sens: u8) -> bool {
+    use super::prefilter::{BTICK, COLON, DQUOTE, EQ, LPAR, LT, SQUOTE};
     let b = s.as_bytes();
-    if memchr(b'<', b).is_some() && (tags(b) || attr_breakout(b)) {
+    if m & LT != 0 && (tags(b) || attr_breakout(b)) {
         return true;
     }
-    if memchr(b'=', b).is_some() && injected_handler(b) {
+    if m & EQ != 0 && injected_handler(b) {
         return true;
     }
-    if memchr(b':', b).is_some() && schemes(b) {
+    if m & COLON != 0 && schemes(b) {
         return true;
     }
-    if memchr(b'(', b).is_some() && css(b) {
+    if m & LPAR != 0 && css(b) {
         return true;
     }
-    if sens >= 2 && memchr::memchr3(b'"', b'\'', b'`', b).is_some() && script_breakout(b) {
+    if sens >= 2 && m & (DQUOTE | SQUOTE | BTICK) != 0 && script_breakout(b) {
         return true;
     }
     false
