@@ -1,6 +1,16 @@
 """Decide-service benchmarks: an escalated decision end to end over loopback
 gRPC against a bare grpcio echo of the same size, throughput with 8 concurrent
-clients (memory and Redis stores), and failing fast with the service stopped.
+clients (memory and Redis stores, Redis with ``--workers 2``), the bare echo
+ceilings of the same harnesses (``grpc.aio`` and sync ``grpc.server`` echo
+servers), and failing fast with the service stopped.
+
+Throughput harnesses (both: 8 concurrent clients, each a closed loop of one
+call after another, distinct client IPs, 5 s, counted from a common start):
+
+* ``aio``: one client process, 8 asyncio tasks calling
+  ``GrpcTransport.adecide`` (the SDK's ``grpc.aio`` channel) - the least
+  client CPU per call, so the most of the 2 cores left to the server;
+* ``procs``: 8 client processes, each calling the sync ``GrpcTransport.decide``.
 
 Not part of the default test run::
 
@@ -13,6 +23,7 @@ servers with default options, on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import statistics
@@ -56,6 +67,20 @@ DETAILS = RequestDetails(
     ip="192.0.2.1", host="shop.example", path="/products/42", query="ref=home", headers=HEADERS
 )
 RULES = (fixed_window(window="60s", max=10**9),)
+
+ECHO_SYNC_SERVER = """
+import sys, grpc
+from concurrent.futures import ThreadPoolExecutor
+REPLY = b"r" * int(sys.argv[2])
+def echo(request, context):
+    return REPLY
+server = grpc.server(ThreadPoolExecutor(8))
+server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+    "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}),))
+server.add_insecure_port(f"127.0.0.1:{sys.argv[1]}")
+server.start()
+server.wait_for_termination()
+"""
 
 ECHO_SERVER = """
 import asyncio, sys, grpc, grpc.aio
@@ -158,17 +183,33 @@ def decide_sizes() -> tuple[int, int]:
     return req.ByteSize(), resp.ByteSize()
 
 
+def start_echo(source: str) -> tuple[Proc, str]:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    port = free_port()
+    return Proc([sys.executable, f.name, str(port), str(decide_sizes()[1])], port), f.name
+
+
 @pytest.fixture(scope="module")
 def echo() -> Iterator[Proc]:
-    port = free_port()
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(ECHO_SERVER)
-    p = Proc([sys.executable, f.name, str(port), str(decide_sizes()[1])], port)
+    """The bare ``grpc.aio`` echo server (default options)."""
+    p, path = start_echo(ECHO_SERVER)
     try:
         yield p
     finally:
         p.stop()
-        os.unlink(f.name)
+        os.unlink(path)
+
+
+@pytest.fixture(scope="module")
+def echo_sync() -> Iterator[Proc]:
+    """The bare sync ``grpc.server(ThreadPoolExecutor(8))`` echo server."""
+    p, path = start_echo(ECHO_SYNC_SERVER)
+    try:
+        yield p
+    finally:
+        p.stop()
+        os.unlink(path)
 
 
 def samples(fn: Callable[[], object], n: int) -> list[float]:
@@ -256,13 +297,25 @@ def test_transport_decide_alone(benchmark: Any, service: Proc) -> None:
 # -- 2. throughput ----------------------------------------------------------------------
 
 
-def _client(port: int, start_at: float, duration: float, worker: int) -> tuple[int, int]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (``/proc/<pid>/stat``)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_until(start_at: float) -> None:
+    while time.time() < start_at:
+        time.sleep(0.001)
+
+
+def _client(port: int, start_at: float, duration: float, worker: int) -> tuple[int, int, float]:
     t = GrpcTransport(GrpcTransportSettings(key=KEY, timeout=1.0), f"127.0.0.1:{port}")
     rules = (fixed_window(window="60s", max=10**9),)
     ok = errors = i = 0
     t.decide(RequestDetails(ip="192.0.2.250"), rules)  # connect before the clock starts
-    while time.time() < start_at:
-        time.sleep(0.001)
+    _wait_until(start_at)
+    cpu0 = time.process_time()
     end = start_at + duration
     while time.time() < end:
         i += 1
@@ -273,19 +326,22 @@ def _client(port: int, start_at: float, duration: float, worker: int) -> tuple[i
             ok += 1
         except TransportError:
             errors += 1
+    cpu = time.process_time() - cpu0
     t.close()
-    return ok, errors
+    return ok, errors, cpu
 
 
-def _echo_client(port: int, start_at: float, duration: float, worker: int) -> tuple[int, int]:
+def _echo_client(
+    port: int, start_at: float, duration: float, worker: int
+) -> tuple[int, int, float]:
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     call = channel.unary_unary("/bench.Echo/Echo")
     payload = b"q" * decide_sizes()[0]
     md = (("authorization", f"Bearer {KEY}"),)
     ok = errors = 0
     call(payload, timeout=1.0, metadata=md)
-    while time.time() < start_at:
-        time.sleep(0.001)
+    _wait_until(start_at)
+    cpu0 = time.process_time()
     end = start_at + duration
     while time.time() < end:
         try:
@@ -293,57 +349,176 @@ def _echo_client(port: int, start_at: float, duration: float, worker: int) -> tu
             ok += 1
         except grpc.RpcError:
             errors += 1
+    cpu = time.process_time() - cpu0
     channel.close()
-    return ok, errors
+    return ok, errors, cpu
+
+
+async def _aio_callers(
+    port: int, echo: bool, clients: int, start_at: float, duration: float
+) -> tuple[int, int, float]:
+    rules = (fixed_window(window="60s", max=10**9),)
+    t = GrpcTransport(GrpcTransportSettings(key=KEY, timeout=1.0), f"127.0.0.1:{port}")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    bare = channel.unary_unary("/bench.Echo/Echo")
+    payload = b"q" * decide_sizes()[0]
+    md = (("authorization", f"Bearer {KEY}"),)
+    counts = [[0, 0] for _ in range(clients)]
+
+    async def caller(w: int, end: float) -> None:
+        i = 0
+        c = counts[w]
+        while time.time() < end:
+            i += 1
+            try:
+                if echo:
+                    await bare(payload, timeout=1.0, metadata=md)
+                else:
+                    await t.adecide(
+                        RequestDetails(ip=f"10.{w}.{i // 250 % 250}.{i % 250}", headers=HEADERS),
+                        rules,
+                    )
+                c[0] += 1
+            except (TransportError, grpc.RpcError):
+                c[1] += 1
+
+    # Connect and warm up (not counted), then start together.
+    await asyncio.gather(*(caller(w, time.time() + 0.3) for w in range(clients)))
+    counts[:] = [[0, 0] for _ in range(clients)]
+    await asyncio.sleep(max(0.0, start_at - time.time()))
+    cpu0 = time.process_time()
+    await asyncio.gather(*(caller(w, start_at + duration) for w in range(clients)))
+    cpu = time.process_time() - cpu0
+    await channel.close()
+    await t.aclose()
+    return sum(c[0] for c in counts), sum(c[1] for c in counts), cpu
+
+
+def _aio_process(
+    port: int, echo: bool, clients: int, start_at: float, duration: float
+) -> tuple[int, int, float]:
+    return asyncio.run(_aio_callers(port, echo, clients, start_at, duration))
 
 
 def throughput(
-    port: int, clients: int = 8, duration: float = 5.0, worker: Callable[..., Any] = _client
-) -> dict[str, float]:
+    port: int,
+    server_pids: list[int],
+    *,
+    harness: str = "aio",
+    echo: bool = False,
+    clients: int = 8,
+    duration: float = 5.0,
+) -> dict[str, Any]:
+    """Decisions (or echo calls) per second of ``clients`` concurrent callers.
+
+    ``harness`` ``"aio"``: one process, ``clients`` asyncio tasks; ``"procs"``:
+    ``clients`` processes with sync stubs. Also reports client and server CPU
+    per call and the machine's load average.
+    """
     ctx = multiprocessing.get_context("spawn")
     start_at = time.time() + 3.0  # time for the workers to import and connect
-    with ctx.Pool(clients) as pool:
-        results = pool.starmap(worker, [(port, start_at, duration, w) for w in range(clients)])
+    load_before = os.getloadavg()[0]
+    n = 1 if harness == "aio" else clients
+    with ctx.Pool(n) as pool:
+        if harness == "aio":
+            pending = pool.starmap_async(_aio_process, [(port, echo, clients, start_at, duration)])
+        else:
+            worker = _echo_client if echo else _client
+            pending = pool.starmap_async(
+                worker, [(port, start_at, duration, w) for w in range(clients)]
+            )
+        _wait_until(start_at)
+        server0 = sum(_cpu_seconds(p) for p in server_pids)
+        time.sleep(duration)
+        server1 = sum(_cpu_seconds(p) for p in server_pids)
+        results = pending.get()
     ok = sum(r[0] for r in results)
-    errors = sum(r[1] for r in results)
+    calls = max(ok, 1)
     return {
-        "decisions_per_s": round(ok / duration),
-        "errors": errors,
+        "per_s": round(ok / duration),
+        "errors": sum(r[1] for r in results),
+        "harness": harness,
         "clients": clients,
         "seconds": duration,
+        "client_cpu_us_per_call": round(sum(r[2] for r in results) / calls * 1e6),
+        "server_cpu_us_per_call": round((server1 - server0) / calls * 1e6),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
     }
 
 
-def test_throughput_8_clients_bare_echo_baseline(benchmark: Any, echo: Proc) -> None:
-    """The same harness against the bare grpcio echo: the ceiling of this machine."""
-    info = benchmark.pedantic(
-        lambda: throughput(echo.port, worker=_echo_client), rounds=1, iterations=1
-    )
+def _service_pids(p: Proc) -> list[int]:
+    """The service's pid and, with --workers, its workers' (children's) pids."""
+    try:
+        with open(f"/proc/{p.proc.pid}/task/{p.proc.pid}/children") as f:
+            children = [int(x) for x in f.read().split()]
+    except OSError:
+        children = []
+    return [p.proc.pid, *children]
+
+
+def _record(benchmark: Any, name: str, info: dict[str, Any]) -> None:
     benchmark.extra_info.update(info)
-    print(f"\nthroughput, bare echo: {info}")
+    print(f"\nthroughput, {name}: {info}")
+
+
+@pytest.mark.parametrize("harness", ["aio", "procs"])
+def test_throughput_8_clients_bare_echo_baseline(benchmark: Any, echo: Proc, harness: str) -> None:
+    """The same harness against the bare grpc.aio echo: the ceiling of this machine."""
+    info = benchmark.pedantic(
+        lambda: throughput(echo.port, [echo.proc.pid], harness=harness, echo=True),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, f"bare grpc.aio echo, {harness}", info)
+
+
+def test_throughput_8_clients_bare_sync_server_echo(benchmark: Any, echo_sync: Proc) -> None:
+    """The sync grpc.server(ThreadPoolExecutor) echo, same aio harness, for comparison."""
+    info = benchmark.pedantic(
+        lambda: throughput(echo_sync.port, [echo_sync.proc.pid], echo=True),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, "bare sync grpc.server echo, aio", info)
 
 
 def test_throughput_8_clients_memory_store(benchmark: Any, service: Proc) -> None:
-    info = benchmark.pedantic(lambda: throughput(service.port), rounds=1, iterations=1)
-    benchmark.extra_info.update(info)
-    print(f"\nthroughput, memory store: {info}")
-    assert info["decisions_per_s"] >= 2500
+    """The headline: 8 concurrent callers (one asyncio process) against the service."""
+    info = benchmark.pedantic(
+        lambda: throughput(service.port, _service_pids(service)), rounds=1, iterations=1
+    )
+    _record(benchmark, "memory store, aio", info)
+    assert info["errors"] == 0
+    assert info["per_s"] >= 2500
 
 
-def test_throughput_8_clients_redis_store(benchmark: Any, key_file: str) -> None:
+def test_throughput_8_client_processes_memory_store(benchmark: Any, service: Proc) -> None:
+    info = benchmark.pedantic(
+        lambda: throughput(service.port, _service_pids(service), harness="procs"),
+        rounds=1,
+        iterations=1,
+    )
+    _record(benchmark, "memory store, procs", info)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_throughput_8_clients_redis_store(benchmark: Any, key_file: str, workers: int) -> None:
     from tests.engine.redis_server import RedisServer, redis_server_available
 
     if not redis_server_available():
         pytest.skip("redis-server is not on PATH")
     redis = RedisServer.start()
-    svc = start_service(key_file, "--redis-url", redis.url)
+    svc = start_service(key_file, "--redis-url", redis.url, "--workers", str(workers))
     try:
-        info = benchmark.pedantic(lambda: throughput(svc.port), rounds=1, iterations=1)
+        time.sleep(1.0)  # every worker listening
+        pids = _service_pids(svc) + ([redis.proc.pid] if redis.proc else [])
+        info = benchmark.pedantic(lambda: throughput(svc.port, pids), rounds=1, iterations=1)
     finally:
         svc.stop()
         redis.stop()
-    benchmark.extra_info.update(info)
-    print(f"\nthroughput, redis store: {info}")
+    _record(benchmark, f"redis store, {workers} worker(s), aio (server CPU incl. redis)", info)
+    assert info["errors"] == 0
 
 
 # -- 3. the service stopped -------------------------------------------------------------

@@ -68,7 +68,8 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
     Clients ping every 30 s on idle connections (grpc/doc/keepalive.md): the
     server must permit pings without calls and accept them this often, or it
     answers with GOAWAY "too_many_pings". ``so_reuseport`` is off so that a
-    second server can never silently share a port.
+    second server can never silently share a port, except with
+    ``workers > 1``, where sharing the port is the point.
     """
     return [
         ("grpc.max_receive_message_length", settings.max_message_size),
@@ -78,7 +79,7 @@ def server_options(settings: Settings) -> list[tuple[str, Any]]:
         ("grpc.http2.max_ping_strikes", 2),
         ("grpc.keepalive_time_ms", 60_000),
         ("grpc.keepalive_timeout_ms", 20_000),
-        ("grpc.so_reuseport", 0),
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
     ]
 
 
@@ -477,6 +478,12 @@ async def serve(settings: Settings) -> None:
 
 
 def _run(settings: Settings) -> int:
+    if settings.workers > 1:
+        return _run_workers(settings)
+    return _run_one(settings)
+
+
+def _run_one(settings: Settings) -> int:
     configure_logging(settings.log_format, settings.log_level)
     try:
         asyncio.run(serve(settings))
@@ -484,6 +491,64 @@ def _run(settings: Settings) -> int:
         logger.error("%s", exc)
         return 2
     return 0
+
+
+def _worker_main(settings: Settings, index: int) -> None:
+    mp = settings.metrics_port
+    if mp:  # 0 (any port) and None (off) stay as they are
+        settings = settings.replace(metrics_port=mp + index)
+    # Out of the terminal's process group: a Ctrl-C reaches the parent only,
+    # which forwards one SIGTERM (a second signal would cut the drain short).
+    os.setpgrp()
+    sys.exit(_run_one(settings))
+
+
+def _run_workers(settings: Settings) -> int:
+    """``--workers N``: N server processes on one port, supervised by this one.
+
+    Each worker is a whole service (its own gRPC server, health, metrics on
+    ``metrics_port + i``) sharing the Redis store; the kernel spreads
+    connections over them (``SO_REUSEPORT``). SIGTERM/SIGINT are forwarded
+    and each worker shuts down gracefully; if one worker exits, the others
+    are stopped too and its status is returned, so that a supervisor
+    (systemd, Kubernetes) restarts the whole service.
+    """
+    import multiprocessing
+
+    configure_logging(settings.log_format, settings.log_level)
+    ctx = multiprocessing.get_context("spawn")  # no gRPC state crosses a fork
+    procs = [
+        ctx.Process(target=_worker_main, args=(settings, i), name=f"arcguard-worker-{i}")
+        for i in range(settings.workers)
+    ]
+    for p in procs:
+        p.start()
+    logger.info("started %d workers on %s", len(procs), settings.address)
+    stopping = False
+
+    def _forward(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.is_alive() and p.pid is not None:
+                os.kill(p.pid, signal.SIGTERM)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _forward)
+    from multiprocessing.connection import wait
+
+    status = 0
+    alive = list(procs)
+    while alive:
+        wait([p.sentinel for p in alive])
+        for p in [p for p in alive if not p.is_alive()]:
+            alive.remove(p)
+            code = p.exitcode or 0
+            if code and not stopping:
+                logger.error("worker %s exited with %s: stopping the others", p.name, code)
+                status = code if code > 0 else 1
+                _forward(signal.SIGTERM, None)
+    return status
 
 
 def run_serve(args: Any, environ: Any = None) -> int:

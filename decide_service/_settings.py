@@ -22,6 +22,7 @@ flag                           environment                 meaning
 ``--log-format``               ``ARCGUARD_LOG_FORMAT``     ``text`` or ``json``
 ``--log-level``                ``ARCGUARD_LOG_LEVEL``      ``INFO``, ``DEBUG``...
 ``--grace``                    ``ARCGUARD_GRACE``          seconds to drain on shutdown
+``--workers``                  ``ARCGUARD_WORKERS``        server processes on one port
 =============================  ==========================  ===========================
 """
 
@@ -53,6 +54,7 @@ __all__ = [
     "DEFAULT_METRICS_PORT",
     "DEFAULT_PORT",
     "DEFAULT_RULE_CACHE_SIZE",
+    "MAX_WORKERS",
     "Settings",
     "add_dev_arguments",
     "add_serve_arguments",
@@ -81,6 +83,8 @@ DEFAULT_RULE_CACHE_SIZE = 1024
 DEFAULT_HEALTH_INTERVAL = 1.0
 #: Seconds in-flight calls may take to finish on shutdown.
 DEFAULT_GRACE = 5.0
+#: Most server processes ``--workers`` may start.
+MAX_WORKERS = 64
 
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -119,6 +123,11 @@ class Settings:
         grace: seconds in-flight calls may take on shutdown.
         health_interval: seconds between store health checks.
         dev: local dev mode (no key, memory store, text logs).
+        workers: server processes sharing the port (``SO_REUSEPORT``; the
+            kernel spreads connections over them). More than one needs the
+            Redis store (with the memory store each process would count on
+            its own) and a fixed port; worker ``i`` serves metrics on
+            ``metrics_port + i``.
 
     Raises:
         ConfigurationError: an option is out of range, or the combination is
@@ -155,6 +164,7 @@ class Settings:
     grace: float = DEFAULT_GRACE
     health_interval: float = DEFAULT_HEALTH_INTERVAL
     dev: bool = False
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -202,6 +212,18 @@ class Settings:
             raise ConfigurationError("grace must be >= 0 and health_interval > 0")
         if self.shield_window <= 0 or self.shield_block_for <= 0:
             raise ConfigurationError("shield window and block_for must be > 0")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigurationError(f"workers must be in 1..{MAX_WORKERS}, got {self.workers}")
+        if self.workers > 1:
+            if not self.redis_url:
+                raise ConfigurationError(
+                    "--workers above 1 needs --redis-url: with the memory store every "
+                    "process would keep its own rate-limit and shield counters"
+                )
+            if self.port == 0:
+                raise ConfigurationError("--workers above 1 needs a fixed --port, not 0")
+            if self.metrics_port is not None and self.metrics_port + self.workers - 1 > 65535:
+                raise ConfigurationError("metrics ports metrics_port..+workers-1 exceed 65535")
 
     @property
     def address(self) -> str:
@@ -285,6 +307,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ARCGUARD_LOG_FORMAT": ("log_format", str),
     "ARCGUARD_LOG_LEVEL": ("log_level", str),
     "ARCGUARD_GRACE": ("grace", float),
+    "ARCGUARD_WORKERS": ("workers", int),
 }
 
 
@@ -356,6 +379,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--log-format", choices=_LOG_FORMATS, help="text or json lines")
     g.add_argument("--log-level", choices=_LOG_LEVELS, help="logging level")
     g.add_argument("--grace", type=float, help=f"shutdown drain seconds (default {DEFAULT_GRACE})")
+    g.add_argument(
+        "--workers",
+        type=int,
+        help="server processes on one port (SO_REUSEPORT); above 1 needs --redis-url",
+    )
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -380,6 +408,7 @@ _FLAGS = {
     "log_format": "log_format",
     "log_level": "log_level",
     "grace": "grace",
+    "workers": "workers",
 }
 
 
