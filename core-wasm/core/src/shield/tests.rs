@@ -227,6 +227,29 @@ fn headers_cookies_and_path_are_scanned() {
 }
 
 #[test]
+fn structured_headers_are_scanned_only_outside_their_grammar() {
+    // Fits the `Accept` grammar: one token, not scanned there.
+    let mut req = query_request(String::new());
+    req.headers = vec![("accept".into(), "this.password/x".into())];
+    assert_eq!(eval_one(r#"{"kind":"shield"}"#, &req).conclusion, Conclusion::Allow);
+    // The same value elsewhere is.
+    req.headers = vec![("user-agent".into(), "this.password/x".into())];
+    assert_eq!(reason(&eval_one(r#"{"kind":"shield"}"#, &req))["category"], "NOSQL_INJECTION");
+    // Outside the grammar: the full scan.
+    for (name, value, category) in [
+        ("accept", "text/html; id", "COMMAND_INJECTION"),
+        ("accept-language", "en' or 1=1--", "SQL_INJECTION"),
+        ("cache-control", "${jndi:ldap://x/a}", "JNDI"),
+        ("if-modified-since", "Wed, 21 Oct 2015 07:28:00 GMT' or '1'='1", "SQL_INJECTION"),
+    ] {
+        req.headers = vec![(name.into(), value.into())];
+        let v = reason(&eval_one(r#"{"kind":"shield"}"#, &req));
+        assert_eq!(v["category"], category, "{}: {}", name, value);
+        assert_eq!(v["location"], format!("header:{}", name));
+    }
+}
+
+#[test]
 fn nosql_operators_in_query_keys_and_json_keys() {
     let v = reason(&eval_one(r#"{"kind":"shield"}"#, &query_request("user=admin&password[%24ne]=x".into())));
     assert_eq!(v["category"], "NOSQL_INJECTION");
