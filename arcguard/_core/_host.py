@@ -209,9 +209,9 @@ class _Instance:
                 ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t))
             )
             self._trap.value = None
-            raise CoreError(f"the Wasm core trapped: {trap.message}")
+            raise CoreError(f"the Wasm core trapped: {_summary(trap.message)}")
         if err:
-            raise CoreError(f"the Wasm core failed: {_error_text(err)}")
+            raise CoreError(f"the Wasm core failed: {_summary(_error_text(err))}")
 
     def _write(self, data: bytes) -> int:
         n = len(data)
@@ -270,6 +270,43 @@ class _Instance:
     def drop(self, ruleset: int) -> None:
         self._args[0].i32 = ruleset
         self._call(self._f_drop)
+
+
+def _summary(message: str) -> str:
+    """One line of a wasmtime trap: its cause and the innermost function of ours.
+
+    The full message carries a backtrace of a dozen frames; it goes to the
+    debug log, the decision's reason gets the gist.
+    """
+    logger.debug("Wasm core trap: %s", message)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    cause = lines[-1] if lines else "unknown trap"
+    cause = cause.removeprefix("wasm trap: ")
+    frames = [_frame_name(line) for line in lines if "!" in line and line[:1].isdigit()]
+    ours = [f for f in frames if f.startswith("arcguard_core::")]
+    where = f" in {ours[0]}" if ours else ""
+    if "unreachable" in cause:  # a Rust panic: name what panicked
+        culprit = next((f for f in frames if not f.startswith(_PANIC_MACHINERY)), None)
+        if culprit is not None and (not ours or culprit != ours[0]):
+            return f"panic: {culprit}{where}"
+        return f"panic{where}"
+    return f"{cause}{where}"
+
+
+_PANIC_MACHINERY = (
+    "rust_panic",
+    "rust_begin_unwind",
+    "std::panicking",
+    "std::sys_common::backtrace",
+    "core::panicking",
+    "core::ops::function",
+    "core::intrinsics",
+)
+
+
+def _frame_name(line: str) -> str:
+    name = line.split("!", 1)[-1]
+    return name.rsplit("::h", 1)[0]  # drop the symbol hash
 
 
 def _error_text(err: int) -> str:
