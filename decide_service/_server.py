@@ -350,10 +350,15 @@ def app_for(server: grpc.aio.Server) -> DecideApp:
 def _make_store(settings: Settings) -> tuple[Any, bool]:
     """The store and whether the engine can be driven synchronously."""
     if settings.redis_url:
-        from arcguard._engine import RedisStore
+        from arcguard._engine import RedisSettings, RedisStore
 
         try:
-            return RedisStore(settings.redis_url), False
+            redis = RedisSettings(
+                settings.redis_url,
+                timeout=settings.redis_timeout,
+                connect_timeout=max(settings.redis_timeout, 0.05),
+            )
+            return RedisStore(redis), False
         except ValueError as exc:
             raise ConfigurationError(f"--redis-url: {exc}") from exc
     return MemoryStore(), True

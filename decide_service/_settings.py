@@ -65,6 +65,8 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7443
 DEFAULT_METRICS_PORT = 9464
+#: Seconds one Redis command may take.
+DEFAULT_REDIS_TIMEOUT = 0.05
 #: Largest gRPC message accepted or sent, bytes.
 DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 #: Most headers in one request (the SDK keeps at most 128).
@@ -110,6 +112,8 @@ class Settings:
         metrics_host / metrics_port: the Prometheus HTTP endpoint (None: off;
             0: any free port).
         redis_url: the shared store; None keeps state in this process's memory.
+        redis_timeout: seconds one Redis command may take (a slower one makes
+            that rule's result ERROR); keep it under the SDK's Decide deadline.
         api_keys: keys accepted in ``authorization: Bearer <key>``.
         no_auth: accept calls without a key (refused unless ``host`` is loopback).
         tls_cert / tls_key: PEM files; both or neither.
@@ -144,6 +148,7 @@ class Settings:
     metrics_host: str = DEFAULT_HOST
     metrics_port: int | None = DEFAULT_METRICS_PORT
     redis_url: str | None = None
+    redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     api_keys: tuple[str, ...] = ()
     no_auth: bool = False
     tls_cert: str | None = None
@@ -167,6 +172,10 @@ class Settings:
     workers: int = 1
 
     def __post_init__(self) -> None:
+        if not 0 < self.redis_timeout <= 60:
+            raise ConfigurationError(
+                f"redis timeout must be in (0, 60] seconds, got {self.redis_timeout}"
+            )
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"port must be in 0..65535, got {self.port}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
@@ -299,6 +308,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ARCGUARD_METRICS_HOST": ("metrics_host", str),
     "ARCGUARD_METRICS_PORT": ("metrics_port", int),
     "ARCGUARD_REDIS_URL": ("redis_url", str),
+    "ARCGUARD_REDIS_TIMEOUT_MS": ("redis_timeout_ms", float),
     "ARCGUARD_TLS_CERT": ("tls_cert", str),
     "ARCGUARD_TLS_KEY": ("tls_key", str),
     "ARCGUARD_ALLOW_INSECURE": ("allow_insecure", bool),
@@ -309,6 +319,13 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ARCGUARD_GRACE": ("grace", float),
     "ARCGUARD_WORKERS": ("workers", int),
 }
+
+
+def _milliseconds(values: dict[str, Any]) -> None:
+    """Flags and variables say milliseconds; the settings hold seconds."""
+    ms = values.pop("redis_timeout_ms", None)
+    if ms is not None:
+        values["redis_timeout"] = ms / 1000.0
 
 
 def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -325,6 +342,7 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
             out[name] = _number(var, raw, kind)
     if out.get("metrics_port", 0) < 0:
         out["metrics_port"] = None
+    _milliseconds(out)
     keys: list[str] = []
     if environ.get("ARCGUARD_API_KEYS"):
         keys += [k.strip() for k in environ["ARCGUARD_API_KEYS"].split(",") if k.strip()]
@@ -354,6 +372,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"Prometheus metrics port, 0 for any, -1 to disable (default {DEFAULT_METRICS_PORT})",
     )
     g.add_argument("--redis-url", help="shared store, redis://host:port/db (default: memory)")
+    g.add_argument(
+        "--redis-timeout-ms",
+        type=float,
+        help=f"milliseconds one Redis command may take (default {DEFAULT_REDIS_TIMEOUT * 1000:g})",
+    )
     g.add_argument("--api-key-file", help="file of accepted API keys, one a line")
     g.add_argument(
         "--no-auth",
@@ -400,6 +423,7 @@ _FLAGS = {
     "metrics_host": "metrics_host",
     "metrics_port": "metrics_port",
     "redis_url": "redis_url",
+    "redis_timeout_ms": "redis_timeout_ms",
     "no_auth": "no_auth",
     "tls_cert": "tls_cert",
     "tls_key": "tls_key",
@@ -425,6 +449,7 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
             values[name] = v
     if values.get("metrics_port") is not None and values["metrics_port"] < 0:
         values["metrics_port"] = None
+    _milliseconds(values)
     key_file = getattr(args, "api_key_file", None)
     if key_file:
         values["api_keys"] = tuple(values.get("api_keys", ())) + read_key_file(key_file)

@@ -33,6 +33,8 @@ PER_THREAD = 40
 @pytest.fixture(scope="module")
 def replicas() -> Iterator[list[str]]:
     redis = RedisServer.start()
+    # Three services, eight client threads and Redis share two cores here: a
+    # command may wait far longer than the production default of 50 ms.
     ports = [free_port() for _ in range(3)]
     try:
         with contextlib.ExitStack() as stack:
@@ -48,6 +50,8 @@ def replicas() -> Iterator[list[str]]:
                             "--no-auth",
                             "--redis-url",
                             redis.url,
+                            "--redis-timeout-ms",
+                            "2000",
                             "--metrics-port",
                             "-1",
                             "--log-level",
@@ -68,6 +72,7 @@ def admitted(targets: list[str], rule: RateLimitRule, user: str) -> tuple[int, i
     ]
     allowed = [0] * THREADS
     errors = [0] * THREADS
+    reasons: list[str] = []
     barrier = threading.Barrier(THREADS)
     details = RequestDetails(ip="192.0.2.1", extras={"userId": user})
 
@@ -75,11 +80,12 @@ def admitted(targets: list[str], rule: RateLimitRule, user: str) -> tuple[int, i
         barrier.wait()
         for n in range(PER_THREAD):
             transport = transports[(i + n) % len(transports)]
-            code = transport.decide(details, (rule,)).results[0].code
-            if code == 0:
+            outcome = transport.decide(details, (rule,)).results[0]
+            if outcome.code == 0:
                 allowed[i] += 1
-            elif code != 1:
+            elif outcome.code != 1:
                 errors[i] += 1
+                reasons.append(outcome.reason)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(THREADS)]
     for t in threads:
@@ -88,6 +94,7 @@ def admitted(targets: list[str], rule: RateLimitRule, user: str) -> tuple[int, i
         t.join(60)
     for t in transports:
         t.close()
+    assert not reasons, reasons[:3]
     return sum(allowed), sum(errors)
 
 
