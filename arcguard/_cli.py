@@ -106,10 +106,16 @@ def _inputs(args: argparse.Namespace) -> Iterator[tuple[RequestDetails, dict[str
                     # not on the shield's count of earlier lines from one IP.
                     ip = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
                     details = RequestDetails(
-                        ip=ip, method="GET", host="app.example", path="/search",
+                        ip=ip,
+                        method="GET",
+                        host="app.example",
+                        path="/search",
                         query=f"{args.param}={quote(value, safe='')}",
-                        headers=[("host", "app.example"), ("user-agent", _BROWSER_UA),
-                                 ("accept", "text/html")],
+                        headers=[
+                            ("host", "app.example"),
+                            ("user-agent", _BROWSER_UA),
+                            ("accept", "text/html"),
+                        ],
                     )
                     yield details, {"label": label, "extras": {}}
         return

@@ -111,7 +111,7 @@ async def _unauthenticated(request: bytes, context: grpc.aio.ServicerContext[Any
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or invalid API key")
 
 
-class _AuthInterceptor(grpc.aio.ServerInterceptor):
+class _AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
     """Refuses DecideService calls without an accepted key; health and reflection pass."""
 
     def __init__(self, keys: Sequence[str], metrics: Metrics) -> None:

@@ -36,11 +36,19 @@ if TYPE_CHECKING:
 # detects its platform (for the client-IP policy) through this package: the
 # modules that need them load on first use of one of their names.
 _LAZY = {
-    "add_probe_arguments": "cli", "probe_command": "cli", "run_probe": "cli",
-    "DiscoveryError": "discovery", "discover": "discovery", "srv_order": "discovery",
-    "ProbeResult": "probe", "probe": "probe", "rank": "probe",
-    "EndpointChange": "selector", "EndpointChoice": "selector",
-    "EndpointSelector": "selector", "RankedEndpoint": "selector",
+    "add_probe_arguments": "cli",
+    "probe_command": "cli",
+    "run_probe": "cli",
+    "DiscoveryError": "discovery",
+    "discover": "discovery",
+    "srv_order": "discovery",
+    "ProbeResult": "probe",
+    "probe": "probe",
+    "rank": "probe",
+    "EndpointChange": "selector",
+    "EndpointChoice": "selector",
+    "EndpointSelector": "selector",
+    "RankedEndpoint": "selector",
 }
 
 
