@@ -109,3 +109,31 @@ def test_arcguard_async_redis_store_hit(benchmark: Any, redis_url: str) -> None:
     assert out.allowed
     loop.run_until_complete(store.close())
     loop.close()
+
+
+# -- the cost on top of protect() ------------------------------------------------------
+
+
+@pytest.mark.benchmark(group="protect")
+@pytest.mark.parametrize("with_limit", [False, True], ids=["bot-only", "bot+fixed_window"])
+def test_protect_with_and_without_a_local_limit(benchmark: Any, with_limit: bool) -> None:
+    """protect() in local dev mode on a browser GET, with and without a fixed
+    window: the difference of the two medians is what the limiter adds."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _requests import browser_scope
+    from _stats import per_call
+
+    from arcguard import ArcGuard, detect_bot
+    from arcguard._core import get_core
+
+    get_core().wait_optimized(120)
+    rules: list[Any] = [detect_bot(deny=["CATEGORY:HTTP_LIBRARY"])]
+    if with_limit:
+        rules.append(fixed_window(window="60s", max=MAX))
+    guard = ArcGuard(rules=rules, environ={"ARCGUARD_ENV": "development"})
+    scope = browser_scope()
+    assert guard.protect(scope).is_allowed()
+    per_call(benchmark, lambda: guard.protect(scope))
