@@ -45,6 +45,15 @@ _CONCLUSION = {
     _NOT_RUN: Conclusion.ALLOW,
     _ERROR: Conclusion.ERROR,
 }
+# Enum members as module constants: attribute access on an Enum class costs
+# a fifth of a microsecond, several times per rule per request.
+_C_ALLOW, _C_DENY, _C_ERROR = Conclusion.ALLOW, Conclusion.DENY, Conclusion.ERROR
+_S_RUN, _S_DRY_RUN, _S_NOT_RUN, _S_CACHED = (
+    RuleState.RUN,
+    RuleState.DRY_RUN,
+    RuleState.NOT_RUN,
+    RuleState.CACHED,
+)
 _NONE_REASON = Reason()
 _ids = itertools.count(1)
 _ID_PREFIX = "lrq_" + os.urandom(4).hex()
@@ -295,11 +304,11 @@ class ArcGuard:
         stopped = False
         for (code, text), (kind, mode, live, _, _) in zip(results, self._plan, strict=True):
             if code == _NEEDS_REMOTE or (stopped and code == _NOT_RUN):
-                rr = RuleResult(kind, mode, RuleState.NOT_RUN, Conclusion.ALLOW, text)
+                rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, text)
             elif code == _NOT_RUN:
-                rr = RuleResult(kind, mode, RuleState.NOT_RUN, Conclusion.ALLOW, text)
+                rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, text)
             else:
-                state = RuleState.RUN if live else RuleState.DRY_RUN
+                state = _S_RUN if live else _S_DRY_RUN
                 rr = RuleResult(kind, mode, state, _CONCLUSION[code], text)
                 if live and code == _DENY and deciding is None:
                     deciding = rr
@@ -309,7 +318,7 @@ class ArcGuard:
         if deciding is not None:
             return Decision(
                 id=_next_id(),
-                conclusion=Conclusion.DENY,
+                conclusion=_C_DENY,
                 reason=deciding,
                 results=tuple(rule_results),
                 ttl=0.0,
@@ -318,7 +327,7 @@ class ArcGuard:
             )
         return Decision(
             id=_next_id(),
-            conclusion=Conclusion.ALLOW,
+            conclusion=_C_ALLOW,
             reason=rule_results[-1] if rule_results else _NONE_REASON,
             results=tuple(rule_results),
             ttl=0.0,
@@ -342,10 +351,10 @@ class ArcGuard:
         ):
             code = outcome.code
             if code == _NOT_RUN:
-                rr = RuleResult(kind, mode, RuleState.NOT_RUN, Conclusion.ALLOW, outcome.reason)
+                rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, outcome.reason)
             else:
-                state = RuleState.RUN if live else RuleState.DRY_RUN
-                conclusion = _CONCLUSION.get(code, Conclusion.ERROR)
+                state = _S_RUN if live else _S_DRY_RUN
+                conclusion = _CONCLUSION.get(code, _C_ERROR)
                 rr = RuleResult(kind, mode, state, conclusion, outcome.reason, outcome.ttl)
                 if code == _DENY and live:
                     if outcome.ttl > 0:
@@ -359,11 +368,11 @@ class ArcGuard:
             rule_results.append(rr)
         reason: Reason | RuleResult
         if deciding is not None:
-            conclusion, reason = Conclusion.DENY, deciding
+            conclusion, reason = _C_DENY, deciding
         elif any_error is not None:
-            conclusion, reason = Conclusion.ERROR, any_error
+            conclusion, reason = _C_ERROR, any_error
         else:
-            conclusion = Conclusion.ALLOW
+            conclusion = _C_ALLOW
             reason = rule_results[-1] if rule_results else _NONE_REASON
         return Decision(
             id=_next_id(),
@@ -402,14 +411,14 @@ class ArcGuard:
                 continue
             text, remaining = hit
             results = tuple(
-                RuleResult(kind, mode, RuleState.CACHED, Conclusion.DENY, text, remaining)
+                RuleResult(kind, mode, _S_CACHED, _C_DENY, text, remaining)
                 if j == i
-                else RuleResult(p[0], p[1], RuleState.NOT_RUN, Conclusion.ALLOW, _NONE_REASON)
+                else RuleResult(p[0], p[1], _S_NOT_RUN, _C_ALLOW, _NONE_REASON)
                 for j, p in enumerate(self._plan)
             )
             return Decision(
                 id=_next_id(),
-                conclusion=Conclusion.DENY,
+                conclusion=_C_DENY,
                 reason=results[i],
                 results=results,
                 ttl=remaining,
@@ -424,12 +433,12 @@ class ArcGuard:
         logger.debug("decision error: %s", exc)
         reason = ErrorReason(type="ERROR", message=str(exc) or type(exc).__name__)
         results = tuple(
-            RuleResult(kind, mode, RuleState.NOT_RUN, Conclusion.ERROR, reason)
+            RuleResult(kind, mode, _S_NOT_RUN, _C_ERROR, reason)
             for (kind, mode, _, _, _) in self._plan
         )
         return Decision(
             id=_next_id(),
-            conclusion=Conclusion.ERROR,
+            conclusion=_C_ERROR,
             reason=reason,
             results=results,
             ttl=0.0,

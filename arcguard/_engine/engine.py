@@ -192,6 +192,7 @@ class Engine:
         self._clock = clock
         self._max_rulesets = max_rulesets
         self._plans: dict[tuple[int, ...], _Plan] = {}
+        self._last_plan: _Plan | None = None
         self._plans_lock = threading.Lock()
         is_async = inspect.iscoroutinefunction(getattr(store, "hit", None))
         self._async_store: Any = store if is_async else None
@@ -286,6 +287,10 @@ class Engine:
     # -- preparation ----------------------------------------------------------------
 
     def _plan(self, rules: Sequence[Rule]) -> _Plan:
+        # A guard passes the same tuple every time: try it by identity first.
+        last = self._last_plan
+        if last is not None and last.rule_objects is rules:
+            return last
         # Keyed by the rules' identities (hashing the frozen rules costs more);
         # the plan holds the rules, so their ids cannot be reused while cached.
         key = tuple(map(id, rules))
@@ -296,6 +301,9 @@ class Engine:
                 if len(self._plans) >= self._max_rulesets:
                     self._plans.pop(next(iter(self._plans)))
                 self._plans[key] = plan
+        if isinstance(rules, tuple):
+            plan.rule_objects = rules
+            self._last_plan = plan
         return plan
 
     def _prepare(
