@@ -220,11 +220,6 @@ def test_excerpts_are_short_and_hold_no_raw_control_characters(
             assert len(ex) <= MAX_EXCERPT_CHARS or _known_run_cut_overflow(ex), o
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug (shield/normalize.rs excerpt): the '…' that cuts a run is not counted "
-    "against the limit, so a run cut at character 40 is followed by a second '…' (41 chars)",
-)
 def test_excerpt_with_a_run_cut_at_the_limit_is_at_most_40_chars() -> None:
     guard = ArcGuard(rules=[shield(mode="LIVE")], environ=DEV)
     # 35 characters, then a run (4 kept + "…" = 40), then more: the corpus line

@@ -79,10 +79,7 @@ def _guards() -> list[ArcGuard]:
 #: numbers) instead of failing, so the suite stays green while the Rust side
 #: fixes them; any other error or a hang still fails it. Each is pinned by a
 #: strict-xfail reproducer below: when one XPASSes, delete it and its entry.
-KNOWN_CORE_BUGS = {
-    "slice_error_fail": "panic: a str sliced inside a UTF-8 character in shield::Scanner::detect",
-    "all fuel consumed": "fuel exhausted: super-linear scan of long values ('<', ';', '${'...)",
-}
+KNOWN_CORE_BUGS: dict[str, str] = {}
 
 
 def _signature(message: str) -> str | None:
@@ -163,7 +160,6 @@ def test_fuzzed_requests_never_crash_trap_or_hang() -> None:
 _BUG_GUARD = {"environ": DEV, "cache_size": 0}
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_CORE_BUGS["slice_error_fail"])
 def test_invalid_utf8_after_sql_breakout_in_a_header_does_not_trap() -> None:
     # Found by the fuzzer (an XML body), reduced by delta debugging to 30 bytes;
     # the same bytes as a raw text/plain body trap too.
@@ -175,7 +171,6 @@ def test_invalid_utf8_after_sql_breakout_in_a_header_does_not_trap() -> None:
     assert d.conclusion is not Conclusion.ERROR, d.reason
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_CORE_BUGS["all fuel consumed"])
 @pytest.mark.parametrize("run", ["<", "<a", "${", "&#", ";", "| "])
 def test_a_48_kb_run_in_a_query_value_is_decided(run: str) -> None:
     guard = ArcGuard(rules=[shield(mode="LIVE")], **_BUG_GUARD)
@@ -184,7 +179,6 @@ def test_a_48_kb_run_in_a_query_value_is_decided(run: str) -> None:
     assert d.conclusion is not Conclusion.ERROR, d.reason
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_CORE_BUGS["all fuel consumed"])
 def test_padding_another_parameter_does_not_turn_an_attack_into_an_error() -> None:
     # The fail-open bypass the fuel bug gives: ERROR is allowed by default, so
     # an attacker adds 16 KB of "<" next to the payload and gets through.

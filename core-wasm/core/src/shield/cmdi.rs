@@ -258,8 +258,11 @@ fn shell_view(s: &str, out: &mut String) {
                 }
                 if rest.starts_with("${") && i > 0 && b[i - 1].is_ascii_alphabetic() {
                     // `c${x}at`-style empty expansions inside a word.
-                    if let Some(p) = rest.find('}') {
-                        if p < 16 && !rest[2..p].contains(':') {
+                    // Only a `}` within 16 bytes counts: look no further
+                    // (`a${a${a${...` must not search the rest from each).
+                    let near = &rest.as_bytes()[..rest.len().min(16)];
+                    if let Some(p) = memchr::memchr(b'}', near) {
+                        if memchr::memchr(b':', &near[2..p]).is_none() {
                             i += p + 1;
                             continue;
                         }
@@ -302,7 +305,7 @@ fn boundary(c: Option<u8>) -> bool {
 }
 
 /// A shell-like argument after a weak command, starting at `j`.
-fn shell_arg(v: &[u8], mut j: usize, cmd: &str) -> bool {
+fn shell_arg(v: &[u8], mut j: usize, cmd: &str, echo: &mut EchoRedirect) -> bool {
     if j < v.len() && !matches!(v[j], b' ' | b'<' | b'>') {
         return false;
     }
@@ -326,14 +329,40 @@ fn shell_arg(v: &[u8], mut j: usize, cmd: &str) -> bool {
     if cmd == "net" && (rest.starts_with(b"user") || rest.starts_with(b"localgroup") || rest.starts_with(b"view") || rest.starts_with(b"share")) {
         return true;
     }
-    if cmd == "echo" && rest.iter().take_while(|&&x| x != b';' && x != b'|').any(|&x| x == b'>') {
+    if cmd == "echo" && echo.redirects(v, j) {
         return true;
     }
     false
 }
 
+/// Whether a `>` follows a position before the next `;` or `|`, for `echo
+/// x > file`. Positions asked about only grow during a scan, and every
+/// position up to the same `;`/`|` has the same last `>` before it: that
+/// stop and the last `>` are found once per stretch, so `&echo &echo ...`
+/// reads the value once, not once per `echo`.
+#[derive(Default)]
+struct EchoRedirect {
+    /// `(from, stop, last '>' in from..stop)` of the stretch last looked at.
+    span: Option<(usize, usize, Option<usize>)>,
+}
+
+impl EchoRedirect {
+    fn redirects(&mut self, v: &[u8], j: usize) -> bool {
+        let last_gt = match self.span {
+            Some((from, stop, gt)) if from <= j && j <= stop => gt,
+            _ => {
+                let stop = memchr::memchr2(b';', b'|', &v[j..]).map_or(v.len(), |p| j + p);
+                let gt = memchr::memrchr(b'>', &v[j..stop]).map(|p| j + p);
+                self.span = Some((j, stop, gt));
+                gt
+            }
+        };
+        last_gt.map_or(false, |g| g >= j)
+    }
+}
+
 /// The command word at `j` (after a separator) and whether it injects.
-fn command_at(v: &[u8], mut j: usize, strong_sep: bool) -> bool {
+fn command_at(v: &[u8], mut j: usize, strong_sep: bool, echo: &mut EchoRedirect) -> bool {
     while j < v.len() && matches!(v[j], b' ' | b'(' | b'!') {
         j += 1;
     }
@@ -375,7 +404,7 @@ fn command_at(v: &[u8], mut j: usize, strong_sep: bool) -> bool {
         if pathed && boundary(next) {
             return true;
         }
-        if shell_arg(v, j, base) {
+        if shell_arg(v, j, base, echo) {
             return true;
         }
         // `$(date)`, `` `sleep 5` `` closed right after the command.
@@ -434,6 +463,7 @@ pub(crate) fn is_cmdi_classes(s: &str, m: u64, view: &mut String) -> bool {
     } else {
         b
     };
+    let mut echo = EchoRedirect::default();
     let mut i = 0;
     while i < v.len() {
         let c = v[i];
@@ -455,7 +485,7 @@ pub(crate) fn is_cmdi_classes(s: &str, m: u64, view: &mut String) -> bool {
             b'$' | b'<' | b'>' if i + 1 < v.len() && v[i + 1] == b'(' => (2, true),
             _ => (0, false),
         };
-        if sep_len > 0 && command_at(v, i + sep_len, strong) {
+        if sep_len > 0 && command_at(v, i + sep_len, strong, &mut echo) {
             return true;
         }
         i += sep_len.max(1);

@@ -19,6 +19,46 @@ fn template_global(w: &str) -> bool {
     )
 }
 
+/// Calls and names that make a template expression dangerous, anywhere in
+/// it.
+const CALLS: &[&str] = &[
+    "popen", "system", "exec", "eval", "import", "open(", "read(", "getruntime", "forname",
+    "constructor", "alert(", "prompt(", "confirm(", "require", "process", "os.", "globals",
+    "builtins", "getclass", "class.", "spawn", "readfile", "file_get_contents", "passthru",
+    "include", "new ", "invoke", "getmethod", "newinstance", "registerundefinedfiltercallback",
+    "getfilter", "setattribute", "getattribute", "lookup", "mro", "subclasses", "dump(",
+    "phpinfo", "shell", "cmd", "runtime", "env.", "url_for", "config.",
+];
+
+/// For each byte, a bit per entry of `CALLS` starting with it.
+const fn call_starts() -> [u64; 256] {
+    let mut t = [0u64; 256];
+    let mut i = 0;
+    while i < CALLS.len() {
+        t[CALLS[i].as_bytes()[0] as usize] |= 1 << i;
+        i += 1;
+    }
+    t
+}
+
+static CALL_STARTS: [u64; 256] = call_starts();
+
+/// Whether any of `CALLS` occurs in `t`: one pass, comparing at each byte
+/// only the entries starting with it (instead of a search per entry).
+fn contains_call(t: &[u8]) -> bool {
+    for i in 0..t.len() {
+        let mut m = CALL_STARTS[t[i] as usize];
+        while m != 0 {
+            let k = m.trailing_zeros() as usize;
+            m &= m - 1;
+            if t[i..].starts_with(CALLS[k].as_bytes()) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Whether the inside of a template delimiter is an expression rather than
 /// a plain variable name (`{{name}}`, `${user.name}` are plain).
 fn template_expr(inner: &str) -> bool {
@@ -27,21 +67,12 @@ fn template_expr(inner: &str) -> bool {
         return false;
     }
     let b = t.as_bytes();
-    if t.contains("__") || t.contains('`') {
+    let has = |n: &[u8]| super::normalize::find(b, n).is_some();
+    if has(b"__") || memchr::memchr(b'`', b).is_some() {
         return true;
     }
-    const CALLS: &[&str] = &[
-        "popen", "system", "exec", "eval", "import", "open(", "read(", "getruntime", "forname",
-        "constructor", "alert(", "prompt(", "confirm(", "require", "process", "os.", "globals",
-        "builtins", "getclass", "class.", "spawn", "readfile", "file_get_contents", "passthru",
-        "include", "new ", "invoke", "getmethod", "newinstance", "registerundefinedfiltercallback",
-        "getfilter", "setattribute", "getattribute", "lookup", "mro", "subclasses", "dump(",
-        "phpinfo", "shell", "cmd", "runtime", "env.", "url_for", "config.",
-    ];
-    if t.contains('(') || t.contains('[') || t.contains('.') {
-        if CALLS.iter().any(|c| t.contains(c)) {
-            return true;
-        }
+    if memchr::memchr3(b'(', b'[', b'.', b).is_some() && contains_call(b) {
+        return true;
     }
     // Arithmetic on literals: 7*7, 7*'7', 1+1.
     for (i, &c) in b.iter().enumerate() {
@@ -54,15 +85,113 @@ fn template_expr(inner: &str) -> bool {
             }
         }
     }
-    let head: String = t.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '$').collect();
-    if template_global(&head) && (head.len() == t.len() || matches!(b.get(head.len()), Some(b'.') | Some(b'|') | Some(b' '))) {
+    // ASCII bytes only: `head` ends on a character boundary.
+    let head_len = b.iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'$').count();
+    let head = &t[..head_len];
+    if template_global(head) && (head.len() == t.len() || matches!(b.get(head.len()), Some(b'.') | Some(b'|') | Some(b' '))) {
         return true;
     }
     // Filters and method chains that reach objects: |attr, .getclass, ?new
-    t.contains("|attr") || t.contains(".getclass") || t.contains("?new") || t.contains(".forname") || t.contains("|map") && t.contains("system")
+    has(b"|attr") || has(b".getclass") || has(b"?new") || has(b".forname") || has(b"|map") && has(b"system")
 }
 
-const OPENERS: &[(&str, &str)] = &[
+
+/// Whether `s` (normalised) is a server-side template injection.
+pub(crate) fn is_ssti(s: &str) -> bool {
+    let b = s.as_bytes();
+    // Engine markers, from their first bytes (a search per marker would stop
+    // at every `{` of `{{{{...` once per marker), and template delimiters,
+    // all in one pass over the bytes that start either.
+    const BRACE_MARKERS: [&[u8]; 8] = [b"php}", b"/php}", b"system(", b"exec(", b"passthru(", b"shell_exec(", b"include file=", b"self::"];
+    const LT_MARKERS: [&[u8]; 2] = [b"#assign", b"#list"];
+    const HASH_MARKERS: [&[u8]; 2] = [b"set(", b"foreach"];
+    const UNDER_MARKERS: [&[u8]; 4] = [b"subclasses__", b"globals__", b"builtins__", b"mro__"];
+    // An opener's inside ends at its closer, at most 512 bytes on, and at
+    // the next opener of the same kind: every byte is inside at most one
+    // opener of each kind, so `${${${...` costs one pass, not a 512-byte
+    // window per opener. `pending[k]`: where the inside of the last opener
+    // of kind `k` starts, judged when the next one is found or at the end.
+    let mut pending: [Option<usize>; OPENERS.len()] = [None; OPENERS.len()];
+    let mut paren = false;
+    let n = b.len();
+    for i in 0..n {
+        let c = b[i];
+        if !SSTI_START[c as usize] {
+            continue;
+        }
+        let rest = &b[i + 1..];
+        let d = rest.first().copied().unwrap_or(0);
+        // Each marker list is compared only after the byte all its entries
+        // start with.
+        let markers: &[&[u8]] = match c {
+            b'{' if matches!(d, b'p' | b'/' | b's' | b'e' | b'i') => &BRACE_MARKERS,
+            b'<' if d == b'#' => &LT_MARKERS,
+            b'#' if matches!(d, b's' | b'f') => &HASH_MARKERS,
+            b'_' if d == b'_' => {
+                if UNDER_MARKERS.iter().any(|m| rest[1..].starts_with(m)) {
+                    return true;
+                }
+                continue;
+            }
+            b'(' => {
+                // Markers ending in `(`, looked for back from it.
+                paren = true;
+                let head = &b[..=i];
+                if head.ends_with(b"?new(") || head.ends_with(b".getruntime(") {
+                    return true;
+                }
+                continue;
+            }
+            _ => &[],
+        };
+        if markers.iter().any(|m| rest.starts_with(m)) {
+            return true;
+        }
+        let k = match opener_kind(c, d) {
+            Some(k) => k,
+            None => continue,
+        };
+        match pending[k] {
+            // Openers of one kind do not overlap (`{{{{` is two).
+            Some(st) if i < st => continue,
+            Some(st) => {
+                if template_at(s, k, st, Some(i)) {
+                    return true;
+                }
+            }
+            None => {}
+        }
+        pending[k] = Some(i + 2);
+    }
+    if paren && super::normalize::find(b, b"freemarker.template").is_some() {
+        return true;
+    }
+    for (k, p) in pending.iter().enumerate() {
+        if let Some(st) = *p {
+            if template_at(s, k, st, None) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Bytes that start a marker or a delimiter in [`is_ssti`].
+const fn ssti_starts() -> [bool; 256] {
+    let mut t = [false; 256];
+    let starts = b"{<#_($*@~";
+    let mut i = 0;
+    while i < starts.len() {
+        t[starts[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static SSTI_START: [bool; 256] = ssti_starts();
+
+/// Template delimiters (opener, closer), all openers two bytes.
+const OPENERS: [(&str, &str); 10] = [
     ("{{", "}}"),
     ("${", "}"),
     ("#{", "}"),
@@ -75,83 +204,45 @@ const OPENERS: &[(&str, &str)] = &[
     ("{$", "}"),
 ];
 
-/// Whether `s` (normalised) is a server-side template injection.
-pub(crate) fn is_ssti(s: &str) -> bool {
-    let b = s.as_bytes();
-    let brace = memchr::memchr(b'{', b).is_some();
-    let under = super::normalize::find(b, b"__").is_some();
-    let hash = memchr::memchr(b'#', b).is_some();
-    let lt = memchr::memchr(b'<', b).is_some();
-    let paren = memchr::memchr(b'(', b).is_some();
-    if !(brace || under || hash || lt || paren) {
-        return false;
+/// The index in `OPENERS` of the opener `ab`.
+fn opener_kind(a: u8, b: u8) -> Option<usize> {
+    Some(match (a, b) {
+        (b'{', b'{') => 0,
+        (b'$', b'{') => 1,
+        (b'#', b'{') => 2,
+        (b'*', b'{') => 3,
+        (b'@', b'{') => 4,
+        (b'~', b'{') => 5,
+        (b'<', b'%') => 6,
+        (b'{', b'%') => 7,
+        (b'@', b'(') => 8,
+        (b'{', b'$') => 9,
+        _ => return None,
+    })
+}
+
+/// Whether the opener of kind `k` whose inside starts at `start` holds a
+/// template expression; `next` is the next opener of the same kind.
+fn template_at(s: &str, k: usize, start: usize, next: Option<usize>) -> bool {
+    let (open, close) = OPENERS[k];
+    let mut limit = s.len().min(start + 512);
+    while !s.is_char_boundary(limit) {
+        limit -= 1;
     }
-    // Markers ending in `(` are looked for back from each `(`.
-    if paren {
-        for j in memchr::memchr_iter(b'(', b) {
-            let head = &b[..=j];
-            if head.ends_with(b"?new(") || head.ends_with(b".getruntime(") {
-                return true;
-            }
-        }
+    let stop = next.map_or(limit, |q| q.min(limit));
+    let window = &s[start..stop];
+    let (inner, closed) = match super::normalize::find(window.as_bytes(), close.as_bytes()) {
+        // `close` is ASCII: `q` is a character boundary.
+        Some(q) => (&window[..q], true),
+        // Unclosed before the end or the next opener: still counts (a
+        // truncated or nested expression).
+        None if stop == s.len() || next == Some(stop) => (window, false),
+        None => return false,
+    };
+    if open == "<%" && closed && (inner.starts_with('=') || inner.starts_with(' ') || inner.starts_with('@') || inner.starts_with('-')) {
+        return true;
     }
-    let markers: [(&str, bool); 17] = [
-        ("__subclasses__", under),
-        ("__globals__", under),
-        ("__builtins__", under),
-        ("__mro__", under),
-        ("<#assign", lt),
-        ("<#list", lt),
-        ("#set(", hash),
-        ("#foreach", hash),
-        ("{php}", brace),
-        ("{/php}", brace),
-        ("freemarker.template", paren),
-        ("{system(", brace),
-        ("{exec(", brace),
-        ("{passthru(", brace),
-        ("{shell_exec(", brace),
-        ("{include file=", brace),
-        ("{self::", brace),
-    ];
-    for (m, gate) in markers {
-        if gate && super::normalize::find(b, m.as_bytes()).is_some() {
-            return true;
-        }
-    }
-    let at_paren = paren && memchr::memchr_iter(b'(', b).any(|j| j > 0 && b[j - 1] == b'@');
-    if !(brace || (lt && super::normalize::find(b, b"<%").is_some()) || at_paren) {
-        return false;
-    }
-    for (open, close) in OPENERS {
-        if !brace && open.contains('{') {
-            continue;
-        }
-        let mut from = 0;
-        while let Some(p) = super::normalize::find(&b[from..], open.as_bytes()) {
-            let start = from + p + open.len();
-            from = start;
-            let window = &s[start..s.len().min(start + 512)];
-            let inner = match window.find(close) {
-                Some(q) => &window[..q],
-                // An unclosed delimiter at the end still counts (truncated).
-                None => {
-                    if window.len() < 512 {
-                        window
-                    } else {
-                        continue;
-                    }
-                }
-            };
-            if *open == "<%" && (inner.starts_with('=') || inner.starts_with(' ') || inner.starts_with('@') || inner.starts_with('-')) && window.contains(close) {
-                return true;
-            }
-            if template_expr(inner) {
-                return true;
-            }
-        }
-    }
-    false
+    template_expr(inner)
 }
 
 const MAX_LOOKUP_DEPTH: usize = 16;
@@ -330,8 +421,10 @@ pub(crate) fn is_nosql_classes(s: &str, m: u64) -> bool {
         let rest = s[q + 1..].trim_start();
         let rb = rest.as_bytes();
         if rest.starts_with("||") || rest.starts_with("&&") {
-            let window = &rest[..rest.len().min(48)];
-            if window.contains("==") || window.contains("!=") || window.contains("true") && !window.contains('=') {
+            // 48 bytes, which may end inside a character: bytes, not a str.
+            let w = &rb[..rb.len().min(48)];
+            let has = |n: &[u8]| super::normalize::find(w, n).is_some();
+            if has(b"==") || has(b"!=") || has(b"true") && memchr::memchr(b'=', w).is_none() {
                 return true;
             }
         }
@@ -392,19 +485,41 @@ pub(crate) fn is_xxe(s: &str) -> bool {
     if memchr::memchr(b'<', b).is_none() {
         return false;
     }
-    if super::normalize::find(b, b"<!entity").is_some() || super::normalize::find(b, b"<xi:include").is_some() || super::normalize::find(b, b"xmlns:xi=").is_some() {
+    if super::normalize::find(b, b"xmlns:xi=").is_some() {
         return true;
     }
-    let mut from = 0;
-    while let Some(p) = super::normalize::find(&b[from..], b"<!doctype") {
-        let start = from + p + 9;
-        from = start;
-        let end = b[start..].iter().position(|&c| c == b'>').map_or(b.len(), |q| start + q);
-        let decl = &s[start..end];
-        if decl.contains('[') || decl.contains(" system") || decl.contains("\tsystem") || decl.contains("\nsystem") {
+    // Each `<!doctype` declaration runs to the next `>`. Declarations
+    // without a `>` between them share their end, and each is a suffix of
+    // the first of them: the last position of each pattern before that end,
+    // found once, answers "does this declaration contain it" for all of
+    // them (`<!doctype<!doctype...` would otherwise re-read the rest of the
+    // value from each).
+    const PATTERNS: [&[u8]; 6] = [b"[", b" system", b"\tsystem", b"\nsystem", b"public", b"w3.org"];
+    let mut group: Option<(usize, [Option<usize>; 6])> = None;
+    for lt in memchr::memchr_iter(b'<', b) {
+        let rest = &b[lt + 1..];
+        if rest.starts_with(b"!entity") || rest.starts_with(b"xi:include") {
             return true;
         }
-        if decl.contains("public") && !decl.contains("w3.org") {
+        if !rest.starts_with(b"!doctype") {
+            continue;
+        }
+        let start = lt + 9;
+        let last = match group {
+            Some((end, last)) if start <= end => last,
+            _ => {
+                let end = memchr::memchr(b'>', &b[start..]).map_or(b.len(), |q| start + q);
+                let decl = &b[start..end];
+                let mut last = [None; 6];
+                for (l, pat) in last.iter_mut().zip(PATTERNS.iter()) {
+                    *l = super::normalize::rfind(decl, pat).map(|q| start + q);
+                }
+                group = Some((end, last));
+                last
+            }
+        };
+        let has = |k: usize| last[k].map_or(false, |q| q >= start);
+        if has(0) || has(1) || has(2) || has(3) || (has(4) && !has(5)) {
             return true;
         }
     }
@@ -447,6 +562,19 @@ pub(crate) fn is_odd_content_type(ct: &str, sens: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opener_kinds_match_the_table() {
+        for (k, (open, _)) in OPENERS.iter().enumerate() {
+            let o = open.as_bytes();
+            assert_eq!(opener_kind(o[0], o[1]), Some(k), "{}", open);
+            assert!(SSTI_START[o[0] as usize], "{}", open);
+        }
+        assert_eq!(opener_kind(b'{', b'x'), None);
+        for m in ["{php}", "{/php}", "{system('id')}", "{exec(x)}", "{passthru(x)}", "{shell_exec(x)}", "{include file='x'}", "{self::x}", "<#assign x>", "<#list x>", "#set($a=1)", "#foreach($x in $y)", "''.__subclasses__", "x.__globals__", "__builtins__", "a.__mro__"] {
+            assert!(is_ssti(m), "{}", m);
+        }
+    }
 
     #[test]
     fn templates() {

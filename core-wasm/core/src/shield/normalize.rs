@@ -307,6 +307,23 @@ pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
+/// The last position of a short constant `needle` in `hay`: [`find`] from
+/// the end (`memrchr` on its first byte, then a comparison).
+pub(crate) fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    if needle.len() > hay.len() {
+        return None;
+    }
+    let mut end = hay.len() - needle.len() + 1;
+    while let Some(p) = memchr::memrchr(first, &hay[..end]) {
+        if &hay[p..p + needle.len()] == needle {
+            return Some(p);
+        }
+        end = p;
+    }
+    None
+}
+
 /// Every (possibly overlapping) position of `needle` in `hay`.
 pub(crate) fn find_iter<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
     let mut at = 0;
@@ -341,8 +358,13 @@ pub(crate) fn excerpt(value: &str, max: usize) -> String {
         }
         if run > 4 {
             if run == 5 {
+                // The `…` counts against `max` like any character: with no
+                // room left after it, it ends the excerpt too.
                 out.push('…');
                 n += 1;
+                if n > max - 1 {
+                    return out;
+                }
             }
             continue;
         }
@@ -404,5 +426,32 @@ mod tests {
         assert_eq!(excerpt("a\r\nb", 40), "a\\r\\nb");
         assert_eq!(excerpt("aaaaaaaaaaaab", 40), "aaaa…b");
         assert!(excerpt(&"ab".repeat(100), 40).chars().count() <= 40);
+    }
+
+    #[test]
+    fn a_run_cut_at_the_limit_counts_against_it() {
+        // 35 characters, a run (4 kept + `…` = 40), then more.
+        let v = format!("<script>alert(1)</script>abcdefghij{}x", "/".repeat(8));
+        let e = excerpt(&v, 40);
+        assert_eq!(e.chars().count(), 40, "{}", e);
+        assert!(e.ends_with("////…"), "{}", e);
+        let e = excerpt(r#"<base href="javascript:/a/-alert(1)///////">"#, 40);
+        assert!(e.chars().count() <= 40, "{}", e);
+        for len in 30..50 {
+            for run in 4..9 {
+                let v = format!("{}{}yz", "ab".repeat(len / 2), "/".repeat(run));
+                assert!(excerpt(&v, 40).chars().count() <= 40, "{}", v);
+            }
+        }
+    }
+
+    #[test]
+    fn rfind_finds_the_last_occurrence() {
+        assert_eq!(rfind(b"abcabc", b"bc"), Some(4));
+        assert_eq!(rfind(b"abcabc", b"abc"), Some(3));
+        assert_eq!(rfind(b"abcab", b"bc"), Some(1));
+        assert_eq!(rfind(b"ab", b"abc"), None);
+        assert_eq!(rfind(b"", b"a"), None);
+        assert_eq!(rfind(b"aaa", b"aa"), Some(1));
     }
 }

@@ -213,9 +213,17 @@ pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
     if t.starts_with("\\\\") && t.len() > 3 && t.as_bytes()[2].is_ascii_alphanumeric() {
         return true;
     }
-    if memchr(b'<', b).is_some() && (super::normalize::find(b, b"<?php").is_some() || super::normalize::find(b, b"<?=").is_some()) {
+    if memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"?php") || b[i + 1..].starts_with(b"?=")) {
         return true;
     }
+    // Facts about the end of the value for remote URLs, found once: every
+    // `scheme://` below looks at the rest of the value, and there may be
+    // thousands of them.
+    let tail_len = s.trim_end().len();
+    let tail = &b[..tail_len];
+    let last_slash = memchr::memrchr(b'/', tail);
+    let last_nul = memchr::memrchr(0, tail);
+    let ends_open = matches!(tail.last(), Some(b'?') | Some(b'&'));
     for colon in memchr::memchr_iter(b':', b) {
         let mut i = colon;
         while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b'2') {
@@ -239,11 +247,14 @@ pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
         if (scheme == b"http" || scheme == b"https" || scheme == b"ftp" || scheme == b"ftps") && slashes {
             // Remote inclusion: a trailing `?` or `%00` (NUL, removed by
             // normalisation, leaves `.php`-less endings) or an include-like field.
-            let rest = s[colon + 3..].trim_end();
-            if (rest.ends_with('?') || rest.ends_with('&')) && rest.contains('/') && !rest.starts_with('?') {
+            // `rest` is `s[colon + 3..].trim_end()`, i.e. `tail[at..]`.
+            let at = colon + 3;
+            let rest_nonempty = at < tail_len;
+            let in_rest = |p: Option<usize>| p.map_or(false, |p| p >= at);
+            if rest_nonempty && ends_open && in_rest(last_slash) && b[at] != b'?' {
                 return true;
             }
-            if i == 0 && rest.contains('\0') {
+            if i == 0 && in_rest(last_nul) {
                 return true;
             }
             if key.map_or(false, include_key) && i == 0 {

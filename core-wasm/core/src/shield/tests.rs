@@ -569,3 +569,321 @@ fn work_json_4k() {
         assert_eq!(set.evaluate(&req)[0].conclusion, Conclusion::Allow);
     }
 }
+
+/// Runs of these, 64 KiB long (the most of one value), are the inputs most
+/// likely to make a matcher re-read the rest of a value from each occurrence:
+/// template and lookup openers, tag and entity starts, quotes, separators,
+/// traversal, schemes, comments, SQL phrases, line breaks, Mongo operators,
+/// full-width letters and U+FFFD.
+const PATHOLOGICAL_RUNS: &[&str] = &[
+    "${", "{{", "<%", "#{", "<", "<a", "&#", "%", "%25", "\\", "'", "\"", ";", "|", "$(", "`", "../", "..%2f", "<!",
+    "<!ENTITY", "//", "http://", "jndi:", "${jndi:", "/*", "--", "or 1=1 ", "union select ", "\r\n", "%0d%0a",
+    "{\"$", "[$ne]", "@", "0x", "\u{ff41}", "\u{fffd}", "<!doctype", "a${", "&echo ", "{{(", "<a x", "javascript:",
+    "' ||", "\" on", "expression(", "\\\\a", "1 or ", "a:/", "-", "$where", "{% ", "<%=", "this.",
+];
+
+/// `run` repeated to `bytes` bytes (whole repetitions).
+fn repeated(run: &str, bytes: usize) -> String {
+    run.repeat((bytes / run.len()).max(1))
+}
+
+/// The five places a pathological value is put: a query value, a header
+/// value, a JSON string, a JSON key, a form value.
+fn pathological_requests(value: &str) -> Vec<(&'static str, Request<'static>, Vec<u8>)> {
+    let json_str = serde_json::to_string(value).unwrap();
+    let mut out = Vec::new();
+    out.push(("query", query_request(format!("q={}", pct(value))), Vec::new()));
+    let mut r = query_request(String::new());
+    r.headers = vec![("x-data".into(), value.to_string().into())];
+    out.push(("header", r, Vec::new()));
+    for (name, body, ct) in [
+        ("json value", format!("{{\"a\":{}}}", json_str).into_bytes(), "application/json"),
+        ("json key", format!("{{{}:1}}", json_str).into_bytes(), "application/json"),
+        ("form", format!("a={}", pct(value)).into_bytes(), "application/x-www-form-urlencoded"),
+    ] {
+        let mut r = query_request(String::new());
+        r.method = "POST".into();
+        r.headers = vec![("content-type".into(), ct.into())];
+        out.push((name, r, body));
+    }
+    out
+}
+
+fn pathological_set(sens: u8) -> RuleSet {
+    RuleSet::compile(&format!(r#"{{"rules":[{{"kind":"shield","mode":"LIVE","sensitivity":{},"body_limit":1048576}}]}}"#, sens)).unwrap()
+}
+
+/// Every pathological run, in every place, at sensitivity 4 (where every
+/// matcher the lower levels run also runs): must finish (a super-linear
+/// matcher took seconds here, and exhausted the Wasm fuel budget). A
+/// generous wall-clock bound catches a gross regression in debug builds;
+/// `pathological_runs_are_fast` holds release builds to 5 ms at
+/// sensitivity 2 and 4.
+#[test]
+fn pathological_runs_finish() {
+    for sens in [4u8] {
+        let set = pathological_set(sens);
+        for run in PATHOLOGICAL_RUNS {
+            let value = repeated(run, 64 * 1024);
+            for (place, mut req, body) in pathological_requests(&value) {
+                req.body = &body;
+                let t = Instant::now();
+                let r = set.evaluate(&req).remove(0);
+                let took = t.elapsed();
+                assert!(matches!(r.conclusion, Conclusion::Allow | Conclusion::Deny), "{:?} in {}: {}", run, place, r.reason);
+                assert!(took.as_secs_f64() < 3.0, "{:?} x {} in {} at sensitivity {}: {:?}", run, value.len() / run.len(), place, sens, took);
+            }
+        }
+    }
+}
+
+/// Release-build timing of every pathological run in every place (run with
+/// `--release -- --ignored --nocapture pathological_runs_are_fast`): each
+/// under 5 ms, and a 64 KiB run at most ~6x as slow as a 16 KiB one (4x is
+/// linear; a quadratic matcher gives 16x).
+#[test]
+#[ignore]
+fn pathological_runs_are_fast() {
+    let mut worst = (0.0f64, String::new());
+    let mut failures = Vec::new();
+    for sens in [2u8, 4] {
+        let set = pathological_set(sens);
+        for run in PATHOLOGICAL_RUNS {
+            let big = repeated(run, 64 * 1024);
+            let small = repeated(run, 16 * 1024);
+            let bigs = pathological_requests(&big);
+            let smalls = pathological_requests(&small);
+            for ((place, mut req, body), (_, mut sreq, sbody)) in bigs.into_iter().zip(smalls) {
+                req.body = &body;
+                sreq.body = &sbody;
+                let us = time_per_call(10, || {
+                    let _ = set.evaluate(&req);
+                });
+                let sus = time_per_call(10, || {
+                    let _ = set.evaluate(&sreq);
+                });
+                let what = format!("{:?} in {} at sensitivity {}: {:.0} µs (16 KiB: {:.0} µs)", run, place, sens, us, sus);
+                if us > worst.0 {
+                    worst = (us, what.clone());
+                }
+                if us > 5000.0 || (us > 500.0 && us > 6.0 * sus) {
+                    failures.push(what);
+                }
+            }
+        }
+    }
+    println!("slowest: {}", worst.1);
+    assert!(failures.is_empty(), "{:#?}", failures);
+}
+
+/// A deterministic xorshift64* generator (no external crates).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+        &xs[self.below(xs.len())]
+    }
+}
+
+/// Bytes the fuzzer likes: syntax of every matcher, line breaks, NUL,
+/// lone UTF-8 lead and continuation bytes, overlong forms.
+const FUZZ_BYTES: &[u8] = b"'\"`;|&$<>(){}[]%\\/.:#-=*+@!~?^,_ \t\r\n\x00\x80\xa8\xbf\xc0\xae\xe0\xef\xf0\xff0aZ";
+
+/// One fuzzed value, as raw bytes (possibly invalid UTF-8): a corpus line,
+/// random bytes, a splice of lines cut at any byte, a repeated fragment,
+/// a line with bytes flipped, inserted and removed, or a line with
+/// multi-byte characters sprinkled through it.
+fn fuzz_value(rng: &mut XorShift, lines: &[&str]) -> Vec<u8> {
+    let line = rng.pick(lines).as_bytes();
+    let mut v: Vec<u8> = match rng.below(7) {
+        0 => line.to_vec(),
+        6 => {
+            // Multi-byte characters sprinkled through a line, so that fixed
+            // byte offsets fall inside characters.
+            const WIDE: &[&str] = &["\u{fffd}", "\u{ff41}", "\u{2215}", "\u{3002}", "é", "\u{1f600}", "\u{fdfa}", "\u{a0}"];
+            let mut v = Vec::new();
+            for &b in line {
+                v.push(b);
+                if rng.below(3) == 0 {
+                    v.extend_from_slice(rng.pick(WIDE).as_bytes());
+                }
+            }
+            v
+        }
+        1 => (0..rng.below(80)).map(|_| if rng.below(2) == 0 { *rng.pick(FUZZ_BYTES) } else { rng.next() as u8 }).collect(),
+        2 => {
+            let mut v = Vec::new();
+            for _ in 0..2 + rng.below(3) {
+                let l = rng.pick(lines).as_bytes();
+                let a = rng.below(l.len() + 1);
+                let b = a + rng.below(l.len() - a + 1);
+                v.extend_from_slice(&l[a..b]);
+            }
+            v
+        }
+        3 => {
+            let a = rng.below(line.len());
+            let len = 1 + rng.below(8.min(line.len() - a));
+            let frag = &line[a..a + len];
+            let most = if rng.below(10) == 0 { 4000 } else { 60 };
+            let times = 1 + rng.below(most);
+            let mut v = line[..a].to_vec();
+            for _ in 0..times {
+                v.extend_from_slice(frag);
+            }
+            v.extend_from_slice(&line[a..]);
+            v
+        }
+        _ => {
+            let mut v = line.to_vec();
+            for _ in 0..1 + rng.below(6) {
+                let at = rng.below(v.len() + 1);
+                match rng.below(3) {
+                    0 => v.insert(at, *rng.pick(FUZZ_BYTES)),
+                    1 if at < v.len() => v[at] ^= 1 << rng.below(8),
+                    _ if at < v.len() => {
+                        v.remove(at);
+                    }
+                    _ => v.push(rng.next() as u8),
+                }
+            }
+            v
+        }
+    };
+    if rng.below(8) == 0 {
+        // Cut anywhere, possibly inside a character.
+        v.truncate(rng.below(v.len() + 1));
+    }
+    v
+}
+
+/// Percent-encodes bytes, sometimes only some of them.
+fn fuzz_pct(rng: &mut XorShift, v: &[u8]) -> String {
+    let all = rng.below(3) == 0;
+    let mut out = String::new();
+    for &b in v {
+        if b.is_ascii_alphanumeric() || (!all && b.is_ascii_graphic() && !matches!(b, b'&' | b'=' | b'%' | b'#' | b'?' | b'+')) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{:02X}", b));
+        }
+    }
+    out
+}
+
+/// 20,000 random requests built from corpus fragments, random bytes,
+/// repetition and splicing, put in every place the shield reads, through
+/// `RuleSet::evaluate` at sensitivity 1 to 4 and with options: no panic,
+/// every reason valid JSON, every excerpt at most 40 characters.
+/// `SHIELD_FUZZ_CASES` and `SHIELD_FUZZ_SEED` pick another run.
+#[test]
+fn fuzzed_requests_never_panic() {
+    let cases: usize = std::env::var("SHIELD_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let seed: u64 = std::env::var("SHIELD_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed_2024_0601);
+    let lines: Vec<&str> = CORPORA.iter().flat_map(|(_, text, _)| corpus_lines(text)).collect();
+    let sets: Vec<RuleSet> = (1..=4)
+        .map(|sens| RuleSet::compile(&format!(r#"{{"rules":[{{"kind":"shield","mode":"LIVE","sensitivity":{}}}]}}"#, sens)).unwrap())
+        .chain(std::iter::once(
+            RuleSet::compile(
+                r#"{"rules":[{"kind":"shield","mode":"LIVE","sensitivity":4,"exclude_paths":["/static"],"exclude_fields":["query:q","body:$.c","cookie:s"],"body_limit":512,"on_body_limit":"prefix"}]}"#,
+            )
+            .unwrap(),
+        ))
+        .collect();
+    let mut rng = XorShift(seed | 1);
+    let mut denied = 0;
+    for case in 0..cases {
+        let v = fuzz_value(&mut rng, &lines);
+        let text = String::from_utf8_lossy(&v).into_owned();
+        let mut req = query_request(String::new());
+        let mut body = Vec::new();
+        let place = rng.below(12);
+        match place {
+            0 => req.path = format!("/{}", fuzz_pct(&mut rng, &v)).into(),
+            1 => req.path = format!("/a/{}", text).into(),
+            2 => req.query = format!("q={}&x=1", fuzz_pct(&mut rng, &v)).into(),
+            3 => req.query = format!("{}=1", fuzz_pct(&mut rng, &v)).into(),
+            4 => req.headers = vec![(rng.pick(&["user-agent", "referer", "x-data", "accept", "accept-language", "if-modified-since"]).to_string().into(), text.clone().into())],
+            5 => req.headers = vec![("cookie".into(), format!("a=1; s={}; b={}", text, text).into())],
+            6 => req.headers = vec![("content-type".into(), text.clone().into())],
+            _ => {
+                let ct = match place {
+                    7 => {
+                        let js = serde_json::to_string(&text).unwrap();
+                        body = if rng.below(2) == 0 { format!(r#"{{"a":[{},{{"c":{}}}],"k":1}}"#, js, js) } else { format!(r#"{{{}:{{"$ne":{}}}}}"#, js, js) }.into_bytes();
+                        "application/json"
+                    }
+                    8 => {
+                        body = format!("a={}&c=2", fuzz_pct(&mut rng, &v)).into_bytes();
+                        "application/x-www-form-urlencoded"
+                    }
+                    9 => {
+                        body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"".to_vec();
+                        body.extend_from_slice(&v);
+                        body.extend_from_slice(b"\"\r\n\r\nx\r\n--b\r\nContent-Disposition: form-data; name=\"t\"\r\n\r\n");
+                        body.extend_from_slice(&v);
+                        body.extend_from_slice(b"\r\n--b--\r\n");
+                        "multipart/form-data; boundary=b"
+                    }
+                    10 => {
+                        body = v.clone();
+                        "application/xml"
+                    }
+                    _ => {
+                        // Raw (invalid UTF-8 left as it is) or a JSON body cut short.
+                        body = v.clone();
+                        *rng.pick(&["text/plain", "application/json", "text/html"])
+                    }
+                };
+                req.method = "POST".into();
+                req.headers = vec![("content-type".into(), ct.into())];
+            }
+        }
+        req.body = &body;
+        let set = rng.pick(&sets);
+        let r = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| set.evaluate(&req).remove(0))) {
+            Ok(r) => r,
+            Err(_) => panic!("seed {} case {} (place {}): panic on {:?}", seed, case, place, req),
+        };
+        let reason: serde_json::Value = serde_json::from_str(&r.reason).unwrap_or_else(|e| panic!("case {}: {} in {}", case, e, r.reason));
+        if let Some(ex) = reason["excerpt"].as_str() {
+            assert!(ex.chars().count() <= EXCERPT_CHARS, "case {}: excerpt {:?}", case, ex);
+        }
+        denied += (r.conclusion == Conclusion::Deny) as usize;
+    }
+    assert!(denied > cases / 20 && denied < cases, "{} of {} denied", denied, cases);
+}
+
+/// Found by the fuzzer through the Wasm: a NoSQL `||` breakout whose 48-byte
+/// window ended inside a U+FFFD (invalid UTF-8 decoded lossily by the host)
+/// sliced a str inside a character and panicked. In a header and a text
+/// body, as the host sends them.
+#[test]
+fn invalid_utf8_after_a_breakout_does_not_panic() {
+    let raw: &[u8] = b"'|| 1==\xa8\xf0\x80\x80\xae\">' || 1==1//\xa8\xf0\x80\x80\xae";
+    let value = String::from_utf8_lossy(raw).into_owned();
+    let set = shield_set();
+    let mut req = query_request(String::new());
+    req.headers = vec![("x-data".into(), value.clone().into())];
+    assert_eq!(reason(&set.evaluate(&req).remove(0))["category"], "NOSQL_INJECTION");
+    let mut req = query_request(String::new());
+    req.headers = vec![("content-type".into(), "text/plain".into())];
+    req.body = raw;
+    assert_eq!(reason(&set.evaluate(&req).remove(0))["category"], "NOSQL_INJECTION");
+    // Every offset of a multi-byte character after the breakout.
+    for pad in 0..60 {
+        let v = format!("'|| {}\u{fffd}\u{1f600}== x", "a".repeat(pad));
+        let _ = scan_value(&v, 4);
+    }
+}
