@@ -120,11 +120,15 @@ struct Where {
     crlf: bool,
     ssrf: bool,
     plus: bool,
+    /// Remember clean values (see [`CleanValues`]): in bodies, where
+    /// arrays repeat the same strings; headers and query values rarely
+    /// repeat, and would only pay for the lookup.
+    remember: bool,
 }
 
-const QUERY: Where = Where { crlf: true, ssrf: true, plus: true };
-const HEADER: Where = Where { crlf: true, ssrf: false, plus: false };
-const BODY: Where = Where { crlf: false, ssrf: true, plus: true };
+const QUERY: Where = Where { crlf: true, ssrf: true, plus: true, remember: false };
+const HEADER: Where = Where { crlf: true, ssrf: false, plus: false, remember: false };
+const BODY: Where = Where { crlf: false, ssrf: true, plus: true, remember: true };
 
 struct Scanner<'l> {
     sens: u8,
@@ -158,13 +162,36 @@ impl<'l> Scanner<'l> {
     /// holding `%`, `&` or non-ASCII bytes is normalised, others are at
     /// most copied lower-cased into the scratch buffer, and only when some
     /// matcher can fire on them.
+    ///
+    /// A body value found clean is remembered for the rest of the request
+    /// (see [`CleanValues`]): the same string again in the same kind of
+    /// place (every element of a JSON array) is not scanned again.
     fn scan(&self, value: &str, key: Option<&str>, w: Where, sc: &mut Scratch) -> Option<Category> {
-        use self::prefilter::{classes, only, NONASCII, PCT, PLAIN, PLUS, SP, WORDY};
+        use self::prefilter::{classes, only, PLAIN};
         let value = cut(value, self.limits.max_value_bytes);
         if value.is_empty() {
             return None;
         }
         let raw = classes(value.as_bytes());
+        // Plain values cost no more than the lookup would.
+        if !w.remember || only(raw, PLAIN) || !CleanValues::fits(value) {
+            return self.scan_classified(value, raw, key, w, sc);
+        }
+        let include = key.map_or(false, path::include_key);
+        let ctx = (self.enabled & 0xffff) | (w.crlf as u32) << 16 | (w.ssrf as u32) << 17 | (w.plus as u32) << 18 | (include as u32) << 19 | (self.sens as u32) << 20;
+        if sc.clean.contains(ctx, value) {
+            return None;
+        }
+        let found = self.scan_classified(value, raw, key, w, sc);
+        if found.is_none() {
+            sc.clean.insert(ctx, value);
+        }
+        found
+    }
+
+    /// [`Scanner::scan`] of a value (already cut) with raw byte classes `raw`.
+    fn scan_classified(&self, value: &str, raw: u64, key: Option<&str>, w: Where, sc: &mut Scratch) -> Option<Category> {
+        use self::prefilter::{classes, only, NONASCII, PCT, PLAIN, PLUS, SP, WORDY};
         // A plain value (`report.pdf`, `.htpasswd`) only matters as a file
         // name in an include-like field.
         if only(raw, PLAIN) {
@@ -249,6 +276,71 @@ impl<'l> Scanner<'l> {
             }
         }
         None
+    }
+}
+
+/// Values of one request already found clean, with the context their
+/// verdict depends on (categories enabled, sensitivity, the location's
+/// rules, whether the field name is include-like). A value is compared in
+/// full, never by a hash alone. Bounded: values of `MIN..=MAX` bytes, at
+/// most `ENTRIES` of them (then the oldest is replaced), copied into one
+/// buffer of at most `ENTRIES * MAX` bytes.
+#[derive(Default)]
+pub(crate) struct CleanValues {
+    /// (context, length, first 8 bytes, start in `text`).
+    entries: Vec<(u32, u32, u64, u32)>,
+    text: Vec<u8>,
+    next: usize,
+}
+
+impl CleanValues {
+    const MIN: usize = 8;
+    const MAX: usize = 1024;
+    const ENTRIES: usize = 32;
+
+    fn fits(value: &str) -> bool {
+        (Self::MIN..=Self::MAX).contains(&value.len())
+    }
+
+    fn head(value: &[u8]) -> u64 {
+        let mut h = [0u8; 8];
+        for (d, s) in h.iter_mut().zip(value) {
+            *d = *s;
+        }
+        u64::from_le_bytes(h)
+    }
+
+    fn contains(&self, ctx: u32, value: &str) -> bool {
+        let v = value.as_bytes();
+        let (len, head) = (v.len() as u32, Self::head(v));
+        self.entries.iter().any(|&(c, l, h, at)| c == ctx && l == len && h == head && &self.text[at as usize..(at + l) as usize] == v)
+    }
+
+    fn insert(&mut self, ctx: u32, value: &str) {
+        let v = value.as_bytes();
+        let entry = |at: usize| (ctx, v.len() as u32, Self::head(v), at as u32);
+        if self.entries.len() < Self::ENTRIES {
+            if self.entries.is_empty() {
+                self.entries.reserve(Self::ENTRIES);
+                self.text.reserve(1024);
+            }
+            self.entries.push(entry(self.text.len()));
+            self.text.extend_from_slice(v);
+            return;
+        }
+        // Full: replace the oldest entry, in its bytes when the new value
+        // is no longer, else at the end while the buffer has room.
+        let slot = self.next % Self::ENTRIES;
+        self.next += 1;
+        let (_, old_len, _, old_at) = self.entries[slot];
+        let at = old_at as usize;
+        if v.len() <= old_len as usize {
+            self.text[at..at + v.len()].copy_from_slice(v);
+            self.entries[slot] = entry(at);
+        } else if self.text.len() + v.len() <= Self::ENTRIES * Self::MAX {
+            self.entries[slot] = entry(self.text.len());
+            self.text.extend_from_slice(v);
+        }
     }
 }
 

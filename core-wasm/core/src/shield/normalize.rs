@@ -232,6 +232,8 @@ pub(crate) struct Scratch {
     pub(crate) alt: String,
     pub(crate) view: String,
     pub(crate) toks: Vec<u16>,
+    /// Values of this request already found clean.
+    pub(crate) clean: super::CleanValues,
 }
 
 /// Normalises `value` into `scratch.norm`: repeated percent- and entity-

@@ -216,14 +216,10 @@ pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
     if memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"?php") || b[i + 1..].starts_with(b"?=")) {
         return true;
     }
-    // Facts about the end of the value for remote URLs, found once: every
-    // `scheme://` below looks at the rest of the value, and there may be
-    // thousands of them.
-    let tail_len = s.trim_end().len();
-    let tail = &b[..tail_len];
-    let last_slash = memchr::memrchr(b'/', tail);
-    let last_nul = memchr::memrchr(0, tail);
-    let ends_open = matches!(tail.last(), Some(b'?') | Some(b'&'));
+    // Facts about the end of the value for remote URLs, found at the first
+    // one: every `scheme://` below looks at the rest of the value, and there
+    // may be thousands of them.
+    let mut tail: Option<(usize, Option<usize>, Option<usize>, bool)> = None;
     for colon in memchr::memchr_iter(b':', b) {
         let mut i = colon;
         while i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'.' || b[i - 1] == b'2') {
@@ -248,6 +244,10 @@ pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
             // Remote inclusion: a trailing `?` or `%00` (NUL, removed by
             // normalisation, leaves `.php`-less endings) or an include-like field.
             // `rest` is `s[colon + 3..].trim_end()`, i.e. `tail[at..]`.
+            let (tail_len, last_slash, last_nul, ends_open) = *tail.get_or_insert_with(|| {
+                let t = &b[..s.trim_end().len()];
+                (t.len(), memchr::memrchr(b'/', t), memchr::memrchr(0, t), matches!(t.last(), Some(b'?') | Some(b'&')))
+            });
             let at = colon + 3;
             let rest_nonempty = at < tail_len;
             let in_rest = |p: Option<usize>| p.map_or(false, |p| p >= at);

@@ -887,3 +887,38 @@ fn invalid_utf8_after_a_breakout_does_not_panic() {
         let _ = scan_value(&v, 4);
     }
 }
+
+/// A value found clean is not scanned again in the same kind of place, but
+/// still is where its verdict can differ: an include-like field name, a
+/// location that checks SSRF, another set of categories.
+#[test]
+fn clean_values_are_remembered_only_in_the_same_context() {
+    let set = shield_set();
+    let mut req = query_request(String::new());
+    req.method = "POST".into();
+    req.headers = vec![("content-type".into(), "application/json".into())];
+    req.body = br#"{"q":"http://evil.example/x.php","page":"http://evil.example/x.php"}"#;
+    let v = reason(&set.evaluate(&req).remove(0));
+    assert_eq!((v["category"].as_str(), v["location"].as_str()), (Some("FILE_INCLUSION"), Some("body:$.page")));
+
+    let mut req = query_request(String::new());
+    req.method = "POST".into();
+    req.headers = vec![("x-data".into(), "http://127.0.0.1/admin".into()), ("content-type".into(), "application/json".into())];
+    req.body = br#"{"u":"http://127.0.0.1/admin"}"#;
+    let v = reason(&set.evaluate(&req).remove(0));
+    assert_eq!((v["category"].as_str(), v["location"].as_str(), v["findings"].as_u64()), (Some("SSRF"), Some("body:$.u"), Some(1)));
+
+    // Many distinct clean values, then the first ones again, then an attack
+    // equal in length and first bytes to a remembered value.
+    let mut body = String::from("[");
+    for i in 0..100 {
+        body.push_str(&format!("\"value number {:03} here\",", i));
+    }
+    body.push_str("\"value number 000 here\",\"value number 050 here\",\"value num' or 1=1--ee\"]");
+    let mut req = query_request(String::new());
+    req.method = "POST".into();
+    req.headers = vec![("content-type".into(), "application/json".into())];
+    req.body = body.as_bytes();
+    let v = reason(&set.evaluate(&req).remove(0));
+    assert_eq!((v["category"].as_str(), v["location"].as_str(), v["findings"].as_u64()), (Some("SQL_INJECTION"), Some("body:$[102]"), Some(1)));
+}
