@@ -328,16 +328,6 @@ def _engine(strategy: int) -> wasmtime.Engine:
     return wasmtime.Engine(config)
 
 
-def _baseline_module(wasm: bytes) -> tuple[wasmtime.Engine, wasmtime.Module] | None:
-    """The module compiled by Winch, or None where this wasmtime build lacks it."""
-    try:
-        engine = _engine(_WINCH)
-        return engine, wasmtime.Module(engine, wasm)
-    except wasmtime.WasmtimeError as exc:
-        logger.debug("no baseline compiler, compiling with Cranelift: %s", exc)
-        return None
-
-
 def _rule_error(text: str) -> RuleError:
     import json
 
@@ -391,19 +381,46 @@ class Core:
         self._engine = _engine(_CRANELIFT)
         wasm = _wasm_bytes()
         self._wasm = wasm
-        self._cache_file = self._cache_path(wasm)
-        module = self._load_cached()
+        self._cache_file = self._cache_path(wasm, "optimized")
+        module = self._load_cached(self._engine, self._cache_file)
         self.cache_hit = module is not None
         if module is not None:
             self._use(self._engine, module, "optimized")
             return
         if self.settings.tiered:
-            quick = _baseline_module(wasm)
+            quick = self._baseline(wasm)
             if quick is not None:
                 self._use(quick[0], quick[1], "baseline")
                 self._start_optimizer()
                 return
         self._use(self._engine, self._compile_optimized(), "optimized")
+
+    def _baseline(self, wasm: bytes) -> tuple[wasmtime.Engine, wasmtime.Module] | None:
+        """The Winch module, from the cache or compiled (and then cached).
+
+        The baseline module is cached too: a short-lived process (a CLI run, a
+        serverless invocation) often exits before the optimiser finishes, and
+        the next one should not compile again. Whichever process lives long
+        enough caches the optimised module, which is preferred from then on.
+        """
+        try:
+            engine = _engine(_WINCH)
+        except wasmtime.WasmtimeError as exc:
+            logger.debug("no baseline compiler, compiling with Cranelift: %s", exc)
+            return None
+        path = self._cache_path(wasm, "baseline")
+        module = self._load_cached(engine, path)
+        if module is not None:
+            self.cache_hit = True
+            return engine, module
+        try:
+            module = wasmtime.Module(engine, wasm)
+        except wasmtime.WasmtimeError as exc:
+            logger.debug("no baseline compiler, compiling with Cranelift: %s", exc)
+            return None
+        if path is not None:
+            self._store_cache(path, module)
+        return engine, module
 
     @property
     def tier(self) -> str:
@@ -438,12 +455,12 @@ class Core:
 
     # -- module loading -------------------------------------------------------
 
-    def _cache_path(self, wasm: bytes) -> Path | None:
+    def _cache_path(self, wasm: bytes, tier: str) -> Path | None:
         d = self.settings.cache_dir
         if d is None:
             return None
         key = hashlib.sha256(wasm + _wasmtime_identity().encode()).hexdigest()[:32]
-        return d / f"arcguard-core-{key}.cwasm"
+        return d / f"arcguard-core-{key}-{tier}.cwasm"
 
     @staticmethod
     def _cache_dir_is_safe(d: Path) -> bool:
@@ -455,12 +472,11 @@ class Core:
             return False
         return st.st_uid == os.getuid() and not (st.st_mode & 0o022)
 
-    def _load_cached(self) -> wasmtime.Module | None:
-        path = self._cache_file
+    def _load_cached(self, engine: wasmtime.Engine, path: Path | None) -> wasmtime.Module | None:
         if path is None or not path.exists() or not self._cache_dir_is_safe(path.parent):
             return None
         try:
-            return wasmtime.Module.deserialize_file(self._engine, str(path))
+            return wasmtime.Module.deserialize_file(engine, str(path))
         except wasmtime.WasmtimeError as exc:
             logger.info("ignoring stale precompiled core %s: %s", path, exc)
             return None
