@@ -201,7 +201,12 @@ class ArcGuard:
         Example::
 
             decision = guard.protect(request, userId=user.id)
+
+        Raises:
+            ValueError: ``requested`` is not a positive integer (a programming error).
+            TypeError: ``request`` is of a kind ArcGuard cannot read.
         """
+        _check_requested(requested)
         details, early = self._begin(request, extras)
         if early is not None:
             return early
@@ -209,6 +214,7 @@ class ArcGuard:
 
     async def aprotect(self, request: Any, *, requested: int = 1, **extras: Any) -> Decision:
         """The asyncio face of :meth:`protect`."""
+        _check_requested(requested)
         details, early = self._begin(request, extras)
         if early is not None:
             return early
@@ -450,6 +456,11 @@ class ArcGuard:
         """Flushes reports and closes the connection to the decide service."""
         if self._transport is not None:
             self._transport.close()
+
+
+def _check_requested(requested: int) -> None:
+    if type(requested) is not int or requested < 1:
+        raise ValueError(f"requested must be a positive integer, got {requested!r}")
 
 
 def _detected_platform(env: Mapping[str, str]) -> str | None:

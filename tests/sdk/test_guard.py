@@ -165,3 +165,12 @@ def test_a_cached_deny_of_a_scoped_rule_applies_only_where_its_match_does() -> N
     elsewhere = guard.protect(req(path="/shop"))
     assert elsewhere.is_allowed()
     assert elsewhere.results[0].state is RuleState.NOT_RUN
+
+
+def test_requested_must_be_a_positive_integer() -> None:
+    guard = ArcGuard(rules=[fixed_window(window="60s", max=5)], environ=DEV)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="requested"):
+            guard.protect(req(), requested=bad)  # type: ignore[arg-type]
+    assert guard.protect(req(), requested=5).is_allowed()
+    assert guard.protect(req(), requested=1).is_denied()
