@@ -21,6 +21,7 @@ import hmac
 import os
 import signal
 import sys
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Sequence
@@ -465,6 +466,14 @@ async def shutdown(server: grpc.aio.Server, grace: float | None = None) -> None:
 # -- runners ---------------------------------------------------------------------------
 
 
+#: Set by a SIGTERM/SIGINT that arrives while the service is still starting.
+_early_stop = threading.Event()
+
+
+def _stop_early(signum: int, frame: Any) -> None:
+    _early_stop.set()
+
+
 async def serve(settings: Settings) -> None:
     """Runs the service until SIGTERM or SIGINT, then shuts down gracefully."""
     server, _ = await create_server(settings)
@@ -472,6 +481,8 @@ async def serve(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if _early_stop.is_set():  # asked to stop before the handlers were in place
+        stop.set()
     try:
         await stop.wait()
         logger.info("signal received")
@@ -505,6 +516,10 @@ def _worker_main(settings: Settings, index: int) -> None:
     # Out of the terminal's process group: a Ctrl-C reaches the parent only,
     # which forwards one SIGTERM (a second signal would cut the drain short).
     os.setpgrp()
+    # A SIGTERM forwarded while this worker is still importing and starting
+    # must not kill it outright: it is remembered, and honoured once serving.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_early)
     sys.exit(_run_one(settings))
 
 

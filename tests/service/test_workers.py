@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -84,8 +86,23 @@ def test_two_workers_share_one_port_and_the_redis_counters(
         stderr=subprocess.STDOUT,
     )
     transports: list[GrpcTransport] = []
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            lines.append(raw.decode(errors="replace"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
         wait_for_port(port, proc)
+        # Both workers serving before anything else (on a loaded machine the
+        # second may still be importing when the first accepts connections).
+        deadline = time.monotonic() + 60
+        while sum("listening on" in line for line in lines) < 2:
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.05)
         rules = (fixed_window(window="60s", max=3),)
         # Whichever worker the kernel hands a connection to, the count is Redis's.
         codes = []
@@ -106,7 +123,8 @@ def test_two_workers_share_one_port_and_the_redis_counters(
             proc.kill()
             proc.wait()
             raise
-        out = proc.stdout.read().decode() if proc.stdout else ""
+        reader.join(10)
+        out = "".join(lines)
         if proc.stdout:
             proc.stdout.close()
     assert code == 0, out
