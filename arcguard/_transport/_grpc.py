@@ -315,6 +315,9 @@ class GrpcTransport(Transport):
         else:
             self._fixed = None
             self._selector = target
+            on_change = getattr(target, "on_change", None)
+            if on_change is not None:
+                on_change(self._target_changed)
         self._clock = clock
         self._timeout = settings.timeout
         self._metadata: tuple[tuple[str, str], ...] = (
@@ -338,6 +341,24 @@ class GrpcTransport(Transport):
             weakref.WeakKeyDictionary()
         )
         self._breakers: dict[str, CircuitBreaker] = {}
+
+    def _target_changed(self, change: Any) -> None:
+        """The selector moved to another endpoint (fail-over or fail-back).
+
+        A channel kept from an earlier spell on that endpoint may still be in
+        reconnect backoff after its failure, and would fail the first calls
+        even though the endpoint is healthy again: drop it, so the next call
+        connects afresh. (Asyncio channels belong to their loops; they are
+        left to reconnect on their own.)
+        """
+        target = getattr(change, "current", None)
+        if not isinstance(target, str):
+            return
+        with self._lock:
+            stale = self._sync.pop(target, None)
+            self._breakers.pop(target, None)
+        if stale is not None:
+            stale.channel.close()
 
     def _check_fork(self) -> None:
         pid = os.getpid()

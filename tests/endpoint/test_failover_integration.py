@@ -34,6 +34,15 @@ class StandInTransport:
         self.allowed_on_error = 0
         self.ok = 0
         self.lock = threading.Lock()
+        # As the SDK transport does: a channel to an endpoint that failed may
+        # sit in reconnect backoff, so switching to a target starts afresh.
+        selector.on_change(self._fresh)
+
+    def _fresh(self, change: EndpointChange) -> None:
+        with self.lock:
+            stale = self.channels.pop(change.current, None)
+        if stale is not None:
+            stale.close()
 
     def _stub(self, target: str) -> health_pb2_grpc.HealthStub:
         with self.lock:
