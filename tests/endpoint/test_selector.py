@@ -325,6 +325,9 @@ def test_background_thread_probes_and_reprobes_after_failover() -> None:
     sel.start()
     try:
         assert wait_for(lambda: prober.rounds >= 1)
+        # The round counts when the prober is called; wait until its results
+        # are installed, or they could land after the fail-over below.
+        assert wait_for(lambda: all(e.probe is not None for e in sel.ranked()))
         assert wait_for(lambda: sel.current() == A)
         rounds = prober.rounds
         prober.medians[A] = None
