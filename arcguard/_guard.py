@@ -210,7 +210,7 @@ class ArcGuard:
         details, early = self._begin(request, extras)
         if early is not None:
             return early
-        return self._finish(details, requested, sync=True)
+        return self._finish(details, requested)
 
     async def aprotect(self, request: Any, *, requested: int = 1, **extras: Any) -> Decision:
         """The asyncio face of :meth:`protect`."""
@@ -259,7 +259,7 @@ class ArcGuard:
                 return details, cached
         return details, None
 
-    def _finish(self, details: RequestDetails, requested: int, *, sync: bool) -> Decision:
+    def _finish(self, details: RequestDetails, requested: int) -> Decision:
         local = self._local(details)
         if isinstance(local, Decision):
             return local
@@ -307,11 +307,10 @@ class ArcGuard:
     ) -> Decision:
         rule_results = []
         deciding: RuleResult | None = None
-        stopped = False
         for (code, text), (kind, mode, live, _, _) in zip(results, self._plan, strict=True):
-            if code == _NEEDS_REMOTE or (stopped and code == _NOT_RUN):
-                rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, text)
-            elif code == _NOT_RUN:
+            if code == _NEEDS_REMOTE or code == _NOT_RUN:
+                # A remote rule not asked (a LIVE rule denied first), or a
+                # rule whose match did not apply.
                 rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, text)
             else:
                 state = _S_RUN if live else _S_DRY_RUN
