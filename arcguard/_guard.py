@@ -218,23 +218,17 @@ class ArcGuard:
         details, early = self._begin(request, extras)
         if early is not None:
             return early
-        local = self._local(details)
-        if isinstance(local, Decision):
-            return local
-        results, denied, remote = local
-        if remote and self._scoped_cache and self._cache:
-            cached = self._cached(details, results)
-            if cached is not None:
-                return cached
-        if remote and self._transport is not None:
-            try:
-                outcome = await self._transport.adecide(
-                    details, self.rules, requested=requested, local=results
-                )
-            except DecideError as exc:
-                return self._error(details, exc, results)
-            return self._merge(details, results, outcome.results)
-        return self._local_decision(details, results, denied)
+        ready = self._before_service(details)
+        if isinstance(ready, Decision):
+            return ready
+        results, transport = ready
+        try:
+            outcome = await transport.adecide(
+                details, self.rules, requested=requested, local=results
+            )
+        except DecideError as exc:
+            return self._error(details, exc, results)
+        return self._merge(details, results, outcome.results)
 
     def _begin(
         self, request: Any, extras: Mapping[str, Any]
@@ -260,6 +254,22 @@ class ArcGuard:
         return details, None
 
     def _finish(self, details: RequestDetails, requested: int) -> Decision:
+        ready = self._before_service(details)
+        if isinstance(ready, Decision):
+            return ready
+        results, transport = ready
+        try:
+            outcome = transport.decide(details, self.rules, requested=requested, local=results)
+        except DecideError as exc:
+            return self._error(details, exc, results)
+        return self._merge(details, results, outcome.results)
+
+    def _before_service(
+        self, details: RequestDetails
+    ) -> Decision | tuple[list[tuple[int, str]], Transport]:
+        """Everything before the one I/O step both faces differ in: the local
+        evaluation, and the cache of scoped rules. Returns the decision when
+        no service call is needed, else the local results and the transport."""
         local = self._local(details)
         if isinstance(local, Decision):
             return local
@@ -269,13 +279,7 @@ class ArcGuard:
             if cached is not None:
                 return cached
         if remote and self._transport is not None:
-            try:
-                outcome = self._transport.decide(
-                    details, self.rules, requested=requested, local=results
-                )
-            except DecideError as exc:
-                return self._error(details, exc, results)
-            return self._merge(details, results, outcome.results)
+            return results, self._transport
         return self._local_decision(details, results, denied)
 
     def _local(
