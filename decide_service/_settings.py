@@ -29,11 +29,11 @@ flag                           environment                 meaning
 from __future__ import annotations
 
 import argparse
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from arcguard._endpoint.address import is_loopback_host
 from arcguard._exceptions import ConfigurationError
 from arcguard._rules import (
     DEFAULT_SHIELD_BLOCK_FOR,
@@ -90,17 +90,6 @@ MAX_WORKERS = 64
 
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-def is_loopback_host(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``."""
-    h = host.strip("[]")
-    if h == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)

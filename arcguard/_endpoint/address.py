@@ -22,6 +22,8 @@ __all__ = [
     "Candidate",
     "HostAllowList",
     "format_target",
+    "is_loopback_host",
+    "is_loopback_target",
     "parse_endpoint",
 ]
 
@@ -76,6 +78,27 @@ def format_target(host: str, port: int) -> str:
     if ":" in host:
         return f"[{host}]:{port}"
     return f"{host}:{port}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (``[v6]`` brackets allowed) is a loopback address or ``localhost``."""
+    h = host.strip("[]")
+    if h == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_target(target: str) -> bool:
+    """Whether a ``host:port`` target names this machine (127.0.0.0/8, ::1, localhost)."""
+    host = target
+    if host.startswith("["):
+        host = host[1 : host.find("]")]
+    elif host.count(":") == 1:
+        host = host.rsplit(":", 1)[0]
+    return is_loopback_host(host)
 
 
 def parse_endpoint(value: str, *, default_port: int = DEFAULT_PORT) -> tuple[str, int]:

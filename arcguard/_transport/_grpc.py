@@ -35,7 +35,6 @@ Circuit breaker
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import threading
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import grpc
 import grpc.aio
 
+from .._endpoint.address import is_loopback_target
 from .._engine import EngineDecision, RuleOutcome
 from .._exceptions import (
     ConfigurationError,
@@ -125,21 +125,6 @@ class TargetSource(Protocol):
     def report_success(self, target: str) -> None: ...
 
     def report_failure(self, target: str, *, circuit_open: bool = False) -> None: ...
-
-
-def is_loopback_target(target: str) -> bool:
-    """Whether a ``host:port`` target names this machine (127.0.0.0/8, ::1, localhost)."""
-    host = target
-    if host.startswith("["):
-        host = host[1 : host.find("]")]
-    elif host.count(":") == 1:
-        host = host.rsplit(":", 1)[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _env_float(environ: Mapping[str, str], name: str, default: float, scale: float = 1.0) -> float:
