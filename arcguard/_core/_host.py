@@ -5,28 +5,29 @@ on disk), one store and instance per thread (a wasmtime Store is not
 thread-safe), bounded memory and a fuel budget per call (fuel counts work,
 not wall-clock time, so a loaded machine does not fire it on ordinary calls).
 
-Calls go through ``wasmtime_func_call_unchecked`` with pre-built argument
-arrays: ``Func.__call__`` re-reads the function type on every call, which
-costs tens of microseconds; this path costs a few.
+wasmtime is reached through the dozen functions of its C API this host
+needs, declared here with ctypes on the native library the ``wasmtime``
+wheel ships. The ``wasmtime`` Python package binds the whole C API when it
+is imported, which takes longer (~40 ms) than starting the core from its
+cache; its errors (``WasmtimeError``, ``Trap``) would be translated here
+anyway. Calls go through ``wasmtime_func_call_unchecked`` with pre-built
+argument arrays and no ctypes argument conversion: a few microseconds.
 """
 
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import logging
 import os
 import struct
+import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-
-import wasmtime
-from wasmtime import _ffi as ffi
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CoreError, RuleError
+
+if TYPE_CHECKING:
+    from logging import Logger
 
 __all__ = [
     "DEFAULT_FUEL",
@@ -38,8 +39,6 @@ __all__ = [
     "get_core",
 ]
 
-logger = logging.getLogger("arcguard.core")
-
 #: Instructions-ish of work one decision may use (a typical one uses ~1e5).
 DEFAULT_FUEL = 400_000_000
 #: Linear memory one instance may grow to.
@@ -50,38 +49,267 @@ STATUS_CONFIG = 1
 STATUS_DECODE = 2
 STATUS_NO_RULESET = 3
 
-_WASM_NAME = "arcguard_core.wasm"
+_WASM_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "arcguard_core.wasm")
+
+
+def _logger() -> Logger:
+    # logging is imported on the first message, not on the way to the first decision.
+    import logging
+
+    return logging.getLogger("arcguard.core")
+
+
+# -- the wasmtime C API -------------------------------------------------------
+
+
+def _library_path() -> str:
+    """The native library inside the installed ``wasmtime`` wheel.
+
+    Found without importing the ``wasmtime`` package (see the module docstring);
+    the layout is the wheel's: ``wasmtime/<platform>-<machine>/<library>``.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("wasmtime")
+    dirs = list(spec.submodule_search_locations or ()) if spec is not None else []
+    if not dirs:
+        raise ImportError("the wasmtime package is not installed")
+    name = {"win32": "_wasmtime.dll", "darwin": "_libwasmtime.dylib"}.get(
+        sys.platform, "_libwasmtime.so"
+    )
+    platform = "linux" if sys.platform.startswith("linux") else sys.platform
+    machine = os.uname().machine.lower() if hasattr(os, "uname") else ""
+    machine = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    for base in dirs:
+        exact = os.path.join(base, f"{platform}-{machine}", name)
+        if os.path.exists(exact):
+            return exact
+        # A wheel ships one platform directory; take it if the machine name differs.
+        found = [
+            os.path.join(base, d, name)
+            for d in sorted(os.listdir(base))
+            if d.startswith(platform + "-") and os.path.exists(os.path.join(base, d, name))
+        ]
+        if len(found) == 1:
+            return found[0]
+    raise ImportError(f"no {name} in the wasmtime package at {dirs}")
+
+
+_lib = ctypes.CDLL(_library_path())
+_P = ctypes.c_void_p
+_PP = ctypes.POINTER(ctypes.c_void_p)
+
+
+def _c(name: str, restype: Any, *argtypes: Any) -> Any:
+    f = getattr(_lib, name)
+    f.restype = restype
+    f.argtypes = argtypes
+    return f
+
+
+class _ByteVec(ctypes.Structure):  # wasm_byte_vec_t, also wasm_name_t and wasm_message_t
+    _fields_ = [("size", ctypes.c_size_t), ("data", ctypes.POINTER(ctypes.c_char))]
+
+
+class _Extern(ctypes.Structure):
+    """wasmtime_extern_t: a kind byte, then (at offset 8) a 24-byte union.
+
+    The union's members (wasmtime_func_t, wasmtime_memory_t, ...) are opaque
+    here: the host only passes their address back to wasmtime.
+    """
+
+    _fields_ = [("kind", ctypes.c_uint8), ("of", ctypes.c_uint64 * 3)]
+
+
+class _InstanceHandle(ctypes.Structure):  # wasmtime_instance_t
+    _fields_ = [("store_id", ctypes.c_uint64), ("private", ctypes.c_size_t)]
+
+
+class _ValRaw(ctypes.Union):  # wasmtime_val_raw_t (16 bytes: v128 is its widest member)
+    _fields_ = [("i32", ctypes.c_int32), ("i64", ctypes.c_int64), ("v128", ctypes.c_uint8 * 16)]
+
+
+_EXTERN_FUNC = 0
+_EXTERN_MEMORY = 3
+_CRANELIFT = 1
+_WINCH = 2  # wasmtime_strategy_t
+
+_config_new = _c("wasm_config_new", _P)
+_config_strategy = _c("wasmtime_config_strategy_set", None, _P, ctypes.c_uint8)
+_config_fuel = _c("wasmtime_config_consume_fuel_set", None, _P, ctypes.c_bool)
+_config_memory_may_move = _c("wasmtime_config_memory_may_move_set", None, _P, ctypes.c_bool)
+_engine_new = _c("wasm_engine_new_with_config", _P, _P)  # takes the config
+_engine_delete = _c("wasm_engine_delete", None, _P)
+_module_new = _c("wasmtime_module_new", _P, _P, ctypes.c_char_p, ctypes.c_size_t, _PP)
+_module_deserialize_file = _c("wasmtime_module_deserialize_file", _P, _P, ctypes.c_char_p, _PP)
+_module_serialize = _c("wasmtime_module_serialize", _P, _P, ctypes.POINTER(_ByteVec))
+_module_delete = _c("wasmtime_module_delete", None, _P)
+_store_new = _c("wasmtime_store_new", _P, _P, _P, _P)
+_store_context = _c("wasmtime_store_context", _P, _P)
+_store_limiter = _c(
+    "wasmtime_store_limiter",
+    None,
+    _P,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_int64,
+)
+_store_delete = _c("wasmtime_store_delete", None, _P)
+_instance_new = _c(
+    "wasmtime_instance_new",
+    _P,
+    _P,
+    _P,
+    _P,
+    ctypes.c_size_t,
+    ctypes.POINTER(_InstanceHandle),
+    _PP,
+)
+_export_get = _c(
+    "wasmtime_instance_export_get",
+    ctypes.c_bool,
+    _P,
+    ctypes.POINTER(_InstanceHandle),
+    ctypes.c_char_p,
+    ctypes.c_size_t,
+    ctypes.POINTER(_Extern),
+)
+_error_message = _c("wasmtime_error_message", None, _P, ctypes.POINTER(_ByteVec))
+_error_delete = _c("wasmtime_error_delete", None, _P)
+_trap_message = _c("wasm_trap_message", None, _P, ctypes.POINTER(_ByteVec))
+_trap_delete = _c("wasm_trap_delete", None, _P)
+_byte_vec_delete = _c("wasm_byte_vec_delete", None, ctypes.POINTER(_ByteVec))
+
+# The per-call functions are declared without argtypes and called with
+# pre-built ctypes values: ctypes' per-call argument conversion costs more
+# than the Wasm call itself.
+_call_unchecked = _lib.wasmtime_func_call_unchecked
+_call_unchecked.restype = _P
+_set_fuel = _lib.wasmtime_context_set_fuel
+_set_fuel.restype = _P
+_memory_data = _lib.wasmtime_memory_data
+_memory_data.restype = _P
+_memory_size = _lib.wasmtime_memory_data_size
+_memory_size.restype = ctypes.c_size_t
+_string_at = ctypes.string_at
+_memmove = ctypes.memmove
+_TWO = ctypes.c_size_t(2)
+
+
+def _take_vec(vec: _ByteVec) -> bytes:
+    try:
+        return ctypes.string_at(vec.data, vec.size) if vec.size else b""
+    finally:
+        _byte_vec_delete(ctypes.byref(vec))
+
+
+def _take_error(err: int) -> str:
+    """The message of a ``wasmtime_error_t`` (which is freed)."""
+    vec = _ByteVec()
+    _error_message(err, ctypes.byref(vec))
+    _error_delete(err)
+    return _take_vec(vec).decode("utf-8", "replace")
+
+
+def _take_trap(trap: int) -> str:
+    """The message of a ``wasm_trap_t`` (which is freed), backtrace included."""
+    vec = _ByteVec()
+    _trap_message(trap, ctypes.byref(vec))
+    _trap_delete(trap)
+    return _take_vec(vec).rstrip(b"\0").decode("utf-8", "replace")
+
+
+class _WasmtimeError(Exception):
+    """An error reported by wasmtime (compiling, loading, instantiating)."""
+
+
+def _check(err: int | None) -> None:
+    if err:
+        raise _WasmtimeError(_take_error(err))
+
+
+class _Engine:
+    """A wasm_engine_t for one compiler, with fuel and non-moving memories."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, strategy: int) -> None:
+        config = _config_new()
+        _config_strategy(config, strategy)
+        _config_fuel(config, True)
+        # Memories never move, so an instance reads its base address once.
+        _config_memory_may_move(config, False)
+        ptr = _engine_new(config)  # consumes the config
+        if not ptr:
+            raise _WasmtimeError("cannot create a wasmtime engine")
+        self.ptr: int = ptr
+
+    # The deleters are bound as defaults: at interpreter exit the module's
+    # globals may already be gone when the last handle is collected.
+    def __del__(self, _delete: Any = _engine_delete) -> None:
+        if self.ptr:
+            _delete(self.ptr)
+            self.ptr = 0
+
+
+class _Module:
+    """A compiled wasmtime_module_t. It keeps its engine alive inside wasmtime."""
+
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr = ptr
+
+    @classmethod
+    def compile(cls, engine: _Engine, wasm: bytes) -> _Module:
+        out = ctypes.c_void_p()
+        _check(_module_new(engine.ptr, wasm, len(wasm), ctypes.byref(out)))
+        return cls(out.value or 0)
+
+    @classmethod
+    def deserialize_file(cls, engine: _Engine, path: str) -> _Module:
+        out = ctypes.c_void_p()
+        _check(_module_deserialize_file(engine.ptr, os.fsencode(path), ctypes.byref(out)))
+        return cls(out.value or 0)
+
+    def serialize(self) -> bytes:
+        vec = _ByteVec()
+        _check(_module_serialize(self.ptr, ctypes.byref(vec)))
+        return _take_vec(vec)
+
+    def __del__(self, _delete: Any = _module_delete) -> None:
+        if self.ptr:
+            _delete(self.ptr)
+            self.ptr = 0
 
 
 def _wasmtime_identity() -> str:
     # The precompiled module is only valid for the exact native library that
     # made it; its size and mtime identify it without importlib.metadata's
     # import cost. (wasmtime also refuses an incompatible module itself.)
+    name: str = _lib._name
     try:
-        st = os.stat(ffi.dll._name)
+        st = os.stat(name)
     except OSError:  # pragma: no cover
         return "unknown"
-    return f"{ffi.dll._name}:{st.st_size}:{st.st_mtime_ns}"
+    return f"{name}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _cache_key(wasm: bytes) -> str:
+    """The precompiled module's key: the Wasm bytes and the wasmtime that compiles them."""
+    try:  # hashlib's own import loads OpenSSL, which costs more than hashing here
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - not CPython
+        from hashlib import blake2b
+    h = blake2b(wasm, digest_size=16)
+    h.update(_wasmtime_identity().encode())
+    return h.hexdigest()
 
 
 _U32 = struct.Struct("<I")
 _RESULT_HEAD = struct.Struct("<BI")
-
-# The C functions themselves, declared without argtypes and called with
-# pre-built ctypes values: ctypes' per-call argument conversion through
-# wasmtime-py's declarations costs more than the Wasm call itself.
-_lib = ctypes.CDLL(ffi.dll._name)
-_call_unchecked = _lib.wasmtime_func_call_unchecked
-_call_unchecked.restype = ctypes.c_void_p
-_set_fuel = _lib.wasmtime_context_set_fuel
-_set_fuel.restype = ctypes.c_void_p
-_memory_data = _lib.wasmtime_memory_data
-_memory_data.restype = ctypes.c_void_p
-_memory_size = _lib.wasmtime_memory_data_size
-_memory_size.restype = ctypes.c_size_t
-_string_at = ctypes.string_at
-_memmove = ctypes.memmove
-_TWO = ctypes.c_size_t(2)
 
 
 def _addr(obj: object) -> ctypes.c_void_p:
@@ -93,9 +321,8 @@ def _addr(obj: object) -> ctypes.c_void_p:
 RawResult = tuple[int, str]
 
 
-@dataclass(frozen=True, slots=True)
 class CoreSettings:
-    """How the Wasm core is run.
+    """How the Wasm core is run (immutable).
 
     Attributes:
         fuel: work budget per call; exhausting it makes that decision ERROR.
@@ -108,13 +335,53 @@ class CoreSettings:
             Cranelift before the first decision.
     """
 
-    fuel: int = DEFAULT_FUEL
-    memory_limit: int = DEFAULT_MEMORY_LIMIT
-    cache_dir: Path | None = None
-    tiered: bool = True
+    # A plain class, not a dataclass: the dataclass decorator's code
+    # generation costs more import time than the rest of this module.
+    __slots__ = ("cache_dir", "fuel", "memory_limit", "tiered")
+
+    fuel: int
+    memory_limit: int
+    cache_dir: str | os.PathLike[str] | None
+    tiered: bool
+
+    def __init__(
+        self,
+        fuel: int = DEFAULT_FUEL,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        cache_dir: str | os.PathLike[str] | None = None,
+        tiered: bool = True,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "fuel", fuel)
+        set_(self, "memory_limit", memory_limit)
+        set_(self, "cache_dir", cache_dir)
+        set_(self, "tiered", tiered)
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.fuel, self.memory_limit, self.cache_dir, self.tiered)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"CoreSettings is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"CoreSettings is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not CoreSettings:
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"CoreSettings(fuel={self.fuel!r}, memory_limit={self.memory_limit!r}, "
+            f"cache_dir={self.cache_dir!r}, tiered={self.tiered!r})"
+        )
 
 
-def cache_dir_from_env(environ: Mapping[str, str]) -> Path | None:
+def cache_dir_from_env(environ: Mapping[str, str]) -> str | None:
     """The precompiled-module cache directory for this environment.
 
     ``ARCGUARD_CACHE_DIR`` (empty or ``off`` disables), else
@@ -122,13 +389,17 @@ def cache_dir_from_env(environ: Mapping[str, str]) -> Path | None:
     """
     explicit = environ.get("ARCGUARD_CACHE_DIR")
     if explicit is not None:
-        return None if explicit.strip() in ("", "off", "0") else Path(explicit)
+        return None if explicit.strip() in ("", "off", "0") else explicit
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "arcguard"
+    return os.path.join(base, "arcguard")
 
 
 def _wasm_bytes() -> bytes:
-    return resources.files(__package__).joinpath(_WASM_NAME).read_bytes()
+    with open(_WASM_PATH, "rb") as f:
+        return f.read()
+
+
+_EXPORTS = (b"ag_buffer", b"ag_compile", b"ag_decide", b"ag_drop")
 
 
 class _Instance:
@@ -141,14 +412,15 @@ class _Instance:
         "_buf_cap",
         "_buf_ptr",
         "_ctx",
+        "_exports",
         "_f_buffer",
         "_f_compile",
         "_f_decide",
         "_f_drop",
         "_fuel",
-        "_keep",
         "_limit",
         "_mem",
+        "_module",
         "_store",
         "_trap",
         "_trap_p",
@@ -156,39 +428,43 @@ class _Instance:
         "rulesets",
     )
 
-    def __init__(self, engine: wasmtime.Engine, module: wasmtime.Module, settings: CoreSettings):
-        store = wasmtime.Store(engine)
-        store.set_limits(memory_size=settings.memory_limit)
-        try:
-            instance = wasmtime.Instance(store, module, [])
-        except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
-            raise CoreError(f"cannot instantiate the Wasm core: {exc}") from exc
-        exports = instance.exports(store)
-        mem = exports["memory"]
-        if not isinstance(mem, wasmtime.Memory):
-            raise CoreError("the Wasm core exports no memory")
-        funcs = {}
-        for name in ("ag_buffer", "ag_compile", "ag_decide", "ag_drop"):
-            f = exports[name]
-            if not isinstance(f, wasmtime.Func):
-                raise CoreError(f"the Wasm core does not export {name}")
-            funcs[name] = f._func
+    def __init__(self, module: _Module, settings: CoreSettings, engine: _Engine):
+        self._store = 0
+        store = _store_new(engine.ptr, None, None)
+        if not store:
+            raise CoreError("cannot create a wasmtime store")
         self._store = store
-        # Keep the export structs alive: the raw pointers below point into them.
-        self._keep = (mem._memory, funcs)
-        self._ctx = ctypes.c_void_p(ctypes.cast(store._context(), ctypes.c_void_p).value)
+        self._module = module  # outlives the instance made from it
+        ctx = _store_context(store)
+        _store_limiter(store, settings.memory_limit, -1, -1, -1, -1)
+        handle = _InstanceHandle()
+        trap = ctypes.c_void_p()
+        err = _instance_new(ctx, module.ptr, None, 0, ctypes.byref(handle), ctypes.byref(trap))
+        if err:
+            raise CoreError(f"cannot instantiate the Wasm core: {_take_error(err)}")
+        if trap.value:
+            raise CoreError(f"cannot instantiate the Wasm core: {_take_trap(trap.value)}")
+        # The export structs stay alive in this object: the raw pointers point into them.
+        mem = _Extern()
+        if not _export_get(ctx, handle, b"memory", 6, mem) or mem.kind != _EXTERN_MEMORY:
+            raise CoreError("the Wasm core exports no memory")
+        funcs = []
+        for name in _EXPORTS:
+            f = _Extern()
+            if not _export_get(ctx, handle, name, len(name), f) or f.kind != _EXTERN_FUNC:
+                raise CoreError(f"the Wasm core does not export {name.decode()}")
+            funcs.append(f)
+        self._exports = (mem, funcs)
+        self._ctx = ctypes.c_void_p(ctx)
         self._fuel = ctypes.c_uint64(settings.fuel)
-        self._mem = _addr(mem._memory)
-        self._f_buffer = _addr(funcs["ag_buffer"])
-        self._f_compile = _addr(funcs["ag_compile"])
-        self._f_decide = _addr(funcs["ag_decide"])
-        self._f_drop = _addr(funcs["ag_drop"])
-        self._args = (ffi.wasmtime_val_raw_t * 2)()
+        self._mem = _addr(mem.of)
+        self._f_buffer, self._f_compile, self._f_decide, self._f_drop = (_addr(f.of) for f in funcs)
+        self._args = (_ValRaw * 2)()
         self._args_p = _addr(self._args)
         self._trap = ctypes.c_void_p()
         self._trap_p = _addr(self._trap)
-        # Memories never move (Config.memory_may_move = False), so the base
-        # address is read once.
+        # Memories never move (memory_may_move is off), so the base address is
+        # read once.
         self._base: int = _memory_data(self._ctx, self._mem)
         self._limit = settings.memory_limit
         self._buf_ptr = 0
@@ -198,20 +474,23 @@ class _Instance:
         #: which module of the core this instance runs (see Core._use)
         self.generation = 0
 
+    def __del__(self, _delete: Any = _store_delete) -> None:
+        if self._store:
+            _delete(self._store)
+            self._store = 0
+
     def _call(self, func: ctypes.c_void_p) -> None:
         # The raw call: the argument array doubles as the result array.
         err = _set_fuel(self._ctx, self._fuel)
         if err:
-            raise CoreError(_error_text(err))
+            raise CoreError(_take_error(err))
         err = _call_unchecked(self._ctx, func, self._args_p, _TWO, self._trap_p)
-        if self._trap.value:
-            trap = wasmtime.Trap._from_ptr(
-                ctypes.cast(self._trap.value, ctypes.POINTER(ffi.wasm_trap_t))
-            )
+        trap = self._trap.value
+        if trap:
             self._trap.value = None
-            raise CoreError(f"the Wasm core trapped: {_summary(trap.message)}")
+            raise CoreError(f"the Wasm core trapped: {_summary(_take_trap(trap))}")
         if err:
-            raise CoreError(f"the Wasm core failed: {_summary(_error_text(err))}")
+            raise CoreError(f"the Wasm core failed: {_summary(_take_error(err))}")
 
     def _write(self, data: bytes) -> int:
         n = len(data)
@@ -278,7 +557,7 @@ def _summary(message: str) -> str:
     The full message carries a backtrace of a dozen frames; it goes to the
     debug log, the decision's reason gets the gist.
     """
-    logger.debug("Wasm core trap: %s", message)
+    _logger().debug("Wasm core trap: %s", message)
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     cause = lines[-1] if lines else "unknown trap"
     cause = cause.removeprefix("wasm trap: ")
@@ -307,25 +586,6 @@ _PANIC_MACHINERY = (
 def _frame_name(line: str) -> str:
     name = line.split("!", 1)[-1]
     return name.rsplit("::h", 1)[0]  # drop the symbol hash
-
-
-def _error_text(err: int) -> str:
-    return str(
-        wasmtime.WasmtimeError._from_ptr(ctypes.cast(err, ctypes.POINTER(ffi.wasmtime_error_t)))
-    )
-
-
-_CRANELIFT = 1
-_WINCH = 2  # wasmtime_strategy_t; wasmtime-py's Config.strategy knows only auto/cranelift
-
-
-def _engine(strategy: int) -> wasmtime.Engine:
-    config = wasmtime.Config()
-    ffi.wasmtime_config_strategy_set(config.ptr(), strategy)
-    config.consume_fuel = True
-    # Memories never move, so an instance reads its base address once.
-    config.memory_may_move = False
-    return wasmtime.Engine(config)
 
 
 def _rule_error(text: str) -> RuleError:
@@ -369,7 +629,7 @@ class Core:
         results = core.evaluate(rules, encoded_request)
     """
 
-    _current: tuple[wasmtime.Engine, wasmtime.Module, int, str]
+    _current: tuple[_Engine, _Module, int, str]
 
     def __init__(self, settings: CoreSettings | None = None) -> None:
         self.settings = settings or CoreSettings()
@@ -378,10 +638,13 @@ class Core:
         self._lock = threading.Lock()
         self._optimized = threading.Event()
         self._compiler_pid = 0
-        self._engine = _engine(_CRANELIFT)
+        self._engine = _Engine(_CRANELIFT)
         wasm = _wasm_bytes()
         self._wasm = wasm
-        self._cache_file = self._cache_path(wasm, "optimized")
+        d = self.settings.cache_dir
+        self._cache_dir = None if d is None else os.fspath(d)
+        self._cache_key = "" if d is None else _cache_key(wasm)
+        self._cache_file = self._cache_path("optimized")
         module = self._load_cached(self._engine, self._cache_file)
         self.cache_hit = module is not None
         if module is not None:
@@ -395,7 +658,7 @@ class Core:
                 return
         self._use(self._engine, self._compile_optimized(), "optimized")
 
-    def _baseline(self, wasm: bytes) -> tuple[wasmtime.Engine, wasmtime.Module] | None:
+    def _baseline(self, wasm: bytes) -> tuple[_Engine, _Module] | None:
         """The Winch module, from the cache or compiled (and then cached).
 
         The baseline module is cached too: a short-lived process (a CLI run, a
@@ -404,19 +667,19 @@ class Core:
         enough caches the optimised module, which is preferred from then on.
         """
         try:
-            engine = _engine(_WINCH)
-        except wasmtime.WasmtimeError as exc:
-            logger.debug("no baseline compiler, compiling with Cranelift: %s", exc)
+            engine = _Engine(_WINCH)
+        except _WasmtimeError as exc:
+            _logger().debug("no baseline compiler, compiling with Cranelift: %s", exc)
             return None
-        path = self._cache_path(wasm, "baseline")
+        path = self._cache_path("baseline")
         module = self._load_cached(engine, path)
         if module is not None:
             self.cache_hit = True
             return engine, module
         try:
-            module = wasmtime.Module(engine, wasm)
-        except wasmtime.WasmtimeError as exc:
-            logger.debug("no baseline compiler, compiling with Cranelift: %s", exc)
+            module = _Module.compile(engine, wasm)
+        except _WasmtimeError as exc:
+            _logger().debug("no baseline compiler, compiling with Cranelift: %s", exc)
             return None
         if path is not None:
             self._store_cache(path, module)
@@ -431,7 +694,7 @@ class Core:
         """Waits for the optimised module (tiered start); True once it is in use."""
         return self._optimized.wait(timeout)
 
-    def _use(self, engine: wasmtime.Engine, module: wasmtime.Module, tier: str) -> None:
+    def _use(self, engine: _Engine, module: _Module, tier: str) -> None:
         generation = (self._current[2] + 1) if hasattr(self, "_current") else 1
         # One tuple, swapped atomically: threads notice the new generation and
         # replace their instance on their next call.
@@ -448,61 +711,65 @@ class Core:
         try:
             module = self._compile_optimized()
         except CoreError as exc:  # keep serving from the baseline module
-            logger.warning("optimising compile of the Wasm core failed: %s", exc)
+            _logger().warning("optimising compile of the Wasm core failed: %s", exc)
             return
         self._use(self._engine, module, "optimized")
-        logger.debug("Wasm core: optimised module in use")
+        _logger().debug("Wasm core: optimised module in use")
 
     # -- module loading -------------------------------------------------------
 
-    def _cache_path(self, wasm: bytes, tier: str) -> Path | None:
-        d = self.settings.cache_dir
-        if d is None:
+    def _cache_path(self, tier: str) -> str | None:
+        if self._cache_dir is None:
             return None
-        key = hashlib.sha256(wasm + _wasmtime_identity().encode()).hexdigest()[:32]
-        return d / f"arcguard-core-{key}-{tier}.cwasm"
+        return os.path.join(self._cache_dir, f"arcguard-core-{self._cache_key}-{tier}.cwasm")
 
     @staticmethod
-    def _cache_dir_is_safe(d: Path) -> bool:
+    def _cache_dir_is_safe(d: str) -> bool:
         # A precompiled module is native code: only trust a directory that is
         # ours and not writable by others.
         try:
-            st = d.stat()
+            st = os.stat(d)
         except OSError:
             return False
         return st.st_uid == os.getuid() and not (st.st_mode & 0o022)
 
-    def _load_cached(self, engine: wasmtime.Engine, path: Path | None) -> wasmtime.Module | None:
-        if path is None or not path.exists() or not self._cache_dir_is_safe(path.parent):
+    def _load_cached(self, engine: _Engine, path: str | None) -> _Module | None:
+        if (
+            path is None
+            or not os.path.exists(path)
+            or not self._cache_dir_is_safe(os.path.dirname(path))
+        ):
             return None
         try:
-            return wasmtime.Module.deserialize_file(engine, str(path))
-        except wasmtime.WasmtimeError as exc:
-            logger.info("ignoring stale precompiled core %s: %s", path, exc)
+            return _Module.deserialize_file(engine, path)
+        except _WasmtimeError as exc:
+            _logger().info("ignoring stale precompiled core %s: %s", path, exc)
             return None
 
-    def _compile_optimized(self) -> wasmtime.Module:
+    def _compile_optimized(self) -> _Module:
         try:
-            module = wasmtime.Module(self._engine, self._wasm)
-        except wasmtime.WasmtimeError as exc:
+            module = _Module.compile(self._engine, self._wasm)
+        except _WasmtimeError as exc:
             raise CoreError(f"cannot compile the Wasm core: {exc}") from exc
         if self._cache_file is not None:
             self._store_cache(self._cache_file, module)
         return module
 
-    def _store_cache(self, path: Path, module: wasmtime.Module) -> None:
+    def _store_cache(self, path: str, module: _Module) -> None:
         import tempfile
 
+        d = os.path.dirname(path)
         try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not self._cache_dir_is_safe(path.parent):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            if not self._cache_dir_is_safe(d):
                 return
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            data = module.serialize()
+            fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
-                f.write(module.serialize())
+                f.write(data)
             os.replace(tmp, path)
-        except OSError as exc:
-            logger.info("cannot cache the precompiled core in %s: %s", path.parent, exc)
+        except (OSError, _WasmtimeError) as exc:
+            _logger().info("cannot cache the precompiled core in %s: %s", d, exc)
 
     # -- per-thread instances -------------------------------------------------
 
@@ -514,7 +781,7 @@ class Core:
                 with self._lock:  # forked before the optimiser finished: restart it here
                     if self._compiler_pid != os.getpid():
                         self._start_optimizer()
-            inst = _Instance(current[0], current[1], self.settings)
+            inst = _Instance(current[1], self.settings, current[0])
             inst.generation = current[2]
             self._local.instance = inst
         return inst
@@ -525,9 +792,9 @@ class Core:
             self._traps += 1
             first = self._traps == 1
         if first:
-            logger.warning("Wasm core failure, instance replaced: %s", exc)
+            _logger().warning("Wasm core failure, instance replaced: %s", exc)
         else:
-            logger.debug("Wasm core failure, instance replaced: %s", exc)
+            _logger().debug("Wasm core failure, instance replaced: %s", exc)
 
     @property
     def failures(self) -> int:
