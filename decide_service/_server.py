@@ -42,7 +42,7 @@ from arcguard._proto import decide_pb2 as pb
 from ._decider import Decider, InvalidRequest
 from ._logging import configure_logging, logger
 from ._metrics import Metrics, MetricsHTTPServer
-from ._settings import Settings, settings_from_args
+from ._settings import Settings, settings_from_args, uvloop_available
 
 __all__ = [
     "SERVICE_NAME",
@@ -50,6 +50,7 @@ __all__ = [
     "KeyChecker",
     "app_for",
     "create_server",
+    "loop_factory",
     "main",
     "run_dev",
     "run_serve",
@@ -499,10 +500,28 @@ def _run(settings: Settings) -> int:
     return _run_one(settings)
 
 
+def loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event-loop factory of ``settings.event_loop`` (None: asyncio's default).
+
+    gRPC's per-call work on the server (completing each call's coroutine,
+    waking the loop, writing the answer) runs on the loop's thread, so the
+    loop's own overhead is a large part of a call: uvloop's measured 25-60 %
+    more Decide calls a second than asyncio's (docs/service.md).
+    """
+    choice = settings.event_loop
+    if choice == "asyncio" or (choice == "auto" and not uvloop_available()):
+        return None
+    import uvloop
+
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def _run_one(settings: Settings) -> int:
     configure_logging(settings.log_format, settings.log_level)
     try:
-        asyncio.run(serve(settings))
+        with asyncio.Runner(loop_factory=loop_factory(settings)) as runner:
+            runner.run(serve(settings))
     except ConfigurationError as exc:
         logger.error("%s", exc)
         return 2

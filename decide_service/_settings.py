@@ -23,12 +23,14 @@ flag                           environment                 meaning
 ``--log-level``                ``ARCGUARD_LOG_LEVEL``      ``INFO``, ``DEBUG``...
 ``--grace``                    ``ARCGUARD_GRACE``          seconds to drain on shutdown
 ``--workers``                  ``ARCGUARD_WORKERS``        server processes on one port
+``--event-loop``               ``ARCGUARD_EVENT_LOOP``     ``auto``, ``uvloop``, ``asyncio``
 =============================  ==========================  ===========================
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -42,6 +44,7 @@ from arcguard._rules import (
 )
 
 __all__ = [
+    "DEFAULT_EVENT_LOOP",
     "DEFAULT_GRACE",
     "DEFAULT_HEALTH_INTERVAL",
     "DEFAULT_HOST",
@@ -54,12 +57,14 @@ __all__ = [
     "DEFAULT_METRICS_PORT",
     "DEFAULT_PORT",
     "DEFAULT_RULE_CACHE_SIZE",
+    "EVENT_LOOPS",
     "MAX_WORKERS",
     "Settings",
     "add_dev_arguments",
     "add_serve_arguments",
     "is_loopback_host",
     "settings_from_args",
+    "uvloop_available",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -87,6 +92,10 @@ DEFAULT_HEALTH_INTERVAL = 1.0
 DEFAULT_GRACE = 5.0
 #: Most server processes ``--workers`` may start.
 MAX_WORKERS = 64
+#: The event loops the runner can use: ``auto`` is uvloop when it is
+#: installed (``pip install arcguard[service]``), asyncio's own otherwise.
+EVENT_LOOPS = ("auto", "uvloop", "asyncio")
+DEFAULT_EVENT_LOOP = "auto"
 
 _LOG_FORMATS = ("text", "json")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -121,6 +130,9 @@ class Settings:
             Redis store (with the memory store each process would count on
             its own) and a fixed port; worker ``i`` serves metrics on
             ``metrics_port + i``.
+        event_loop: the runner's event loop: ``uvloop`` (needs the package),
+            ``asyncio``, or ``auto`` (uvloop if installed). gRPC's per-call
+            work runs on the loop's thread, and uvloop's is the cheaper loop.
 
     Raises:
         ConfigurationError: an option is out of range, or the combination is
@@ -159,6 +171,7 @@ class Settings:
     health_interval: float = DEFAULT_HEALTH_INTERVAL
     dev: bool = False
     workers: int = 1
+    event_loop: str = DEFAULT_EVENT_LOOP
 
     def __post_init__(self) -> None:
         if not 0 < self.redis_timeout <= 60:
@@ -210,6 +223,14 @@ class Settings:
             raise ConfigurationError("grace must be >= 0 and health_interval > 0")
         if self.shield_window <= 0 or self.shield_block_for <= 0:
             raise ConfigurationError("shield window and block_for must be > 0")
+        if self.event_loop not in EVENT_LOOPS:
+            raise ConfigurationError(
+                f"event loop must be one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}"
+            )
+        if self.event_loop == "uvloop" and not uvloop_available():
+            raise ConfigurationError(
+                "--event-loop uvloop: uvloop is not installed (pip install 'arcguard[service]')"
+            )
         if not 1 <= self.workers <= MAX_WORKERS:
             raise ConfigurationError(f"workers must be in 1..{MAX_WORKERS}, got {self.workers}")
         if self.workers > 1:
@@ -261,6 +282,11 @@ class Settings:
         return replace(self, **changes)
 
 
+def uvloop_available() -> bool:
+    """Whether uvloop can be imported (without importing it)."""
+    return importlib.util.find_spec("uvloop") is not None
+
+
 def _bool(name: str, raw: str) -> bool:
     v = raw.strip().lower()
     if v in ("1", "true", "yes", "on"):
@@ -307,6 +333,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ARCGUARD_LOG_LEVEL": ("log_level", str),
     "ARCGUARD_GRACE": ("grace", float),
     "ARCGUARD_WORKERS": ("workers", int),
+    "ARCGUARD_EVENT_LOOP": ("event_loop", str),
 }
 
 
@@ -396,6 +423,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         help="server processes on one port (SO_REUSEPORT); above 1 needs --redis-url",
     )
+    g.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        help="event loop: uvloop if installed (auto, the default), uvloop, or asyncio",
+    )
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -422,6 +454,7 @@ _FLAGS = {
     "log_level": "log_level",
     "grace": "grace",
     "workers": "workers",
+    "event_loop": "event_loop",
 }
 
 

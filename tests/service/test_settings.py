@@ -106,3 +106,39 @@ def test_dev_arguments_parse() -> None:
     p = argparse.ArgumentParser()
     add_dev_arguments(p)
     assert p.parse_args(["--port", "0"]).port == 0
+
+
+def test_event_loop_is_chosen_by_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from decide_service import _server
+    from decide_service import _settings as settings_module
+
+    assert Settings(no_auth=True).event_loop == "auto"
+    env = {"ARCGUARD_NO_AUTH": "1", "ARCGUARD_EVENT_LOOP": "asyncio"}
+    s = settings_from_args(parse(), env)
+    assert s.event_loop == "asyncio"
+    assert _server.loop_factory(s) is None  # asyncio's own loop
+    assert settings_from_args(parse("--event-loop", "auto"), env).event_loop == "auto"
+    with pytest.raises(ConfigurationError, match="event loop"):
+        Settings(no_auth=True, event_loop="tokio")
+    # auto falls back to asyncio's loop without uvloop; asking for it by name is refused.
+    monkeypatch.setattr(settings_module, "uvloop_available", lambda: False)
+    monkeypatch.setattr(_server, "uvloop_available", lambda: False)
+    assert _server.loop_factory(Settings(no_auth=True)) is None
+    with pytest.raises(ConfigurationError, match="uvloop is not installed"):
+        Settings(no_auth=True, event_loop="uvloop")
+
+
+def test_uvloop_runs_the_service_when_installed() -> None:
+    pytest.importorskip("uvloop")
+    import asyncio
+
+    from decide_service import _server
+
+    factory = _server.loop_factory(Settings(no_auth=True))
+    assert factory is not None
+    loop = factory()
+    try:
+        assert type(loop).__module__.startswith("uvloop")
+        assert isinstance(loop, asyncio.AbstractEventLoop)
+    finally:
+        loop.close()
