@@ -10,7 +10,17 @@ call after another, distinct client IPs, 5 s, counted from a common start):
 * ``aio``: one client process, 8 asyncio tasks calling
   ``GrpcTransport.adecide`` (the SDK's ``grpc.aio`` channel) - the least
   client CPU per call, so the most of the 2 cores left to the server;
-* ``procs``: 8 client processes, each calling the sync ``GrpcTransport.decide``.
+* ``procs``: 8 client processes, each calling the sync ``GrpcTransport.decide``;
+* ``h2load`` (the service's own throughput): 8 ``h2load`` processes (nghttp2's
+  C HTTP/2 load generator, ``apt-get install nghttp2-client``), each one
+  connection with one call at a time, POSTing a pre-framed gRPC Decide
+  request exactly as ``guard.protect()`` sends it (the rule set, the request
+  details of its own client IP, the local core results), so that the client
+  side costs ~30 us of CPU a call instead of the Python SDK's 300-600 us on the
+  same two cores. h2load counts an HTTP 200 carrying a gRPC error as a
+  success, so every run reads the service's Prometheus counters before and
+  after and requires every answered call to be a decision (``done <=
+  decisions <= started``) and no error. Skipped when h2load is missing.
 
 Not part of the default test run::
 
@@ -26,11 +36,15 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import re
+import shutil
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -132,7 +146,7 @@ def key_file() -> Iterator[str]:
         os.unlink(f.name)
 
 
-def start_service(key_file: str, *extra: str) -> Proc:
+def start_service(key_file: str, *extra: str, metrics_port: int = -1) -> Proc:
     port = free_port()
     return Proc(
         [
@@ -144,7 +158,7 @@ def start_service(key_file: str, *extra: str) -> Proc:
             "--api-key-file",
             key_file,
             "--metrics-port",
-            "-1",
+            str(metrics_port),
             "--log-level",
             "WARNING",
             *extra,
@@ -519,6 +533,186 @@ def test_throughput_8_clients_redis_store(benchmark: Any, key_file: str, workers
         redis.stop()
     _record(benchmark, f"redis store, {workers} worker(s), aio (server CPU incl. redis)", info)
     assert info["errors"] == 0
+
+
+# -- 2b. throughput with a light load generator (h2load) ---------------------------------
+
+
+def _protect_request(ip: str) -> bytes:
+    """The Decide request ``guard.protect()`` sends for a browser GET from ``ip``,
+    with its gRPC frame prefix (uncompressed, 4-byte length)."""
+    from arcguard._core import get_core
+    from arcguard._rules import rules_config
+
+    t = GrpcTransport(GrpcTransportSettings(key=KEY), "127.0.0.1:1")
+    core = get_core()
+    details = RequestDetails(
+        ip=ip, host="shop.example", path="/products/42", query="ref=home", headers=HEADERS
+    )
+    local = core.evaluate(core.compile(rules_config(list(RULES))), details.encode())
+    payload, _ = t._request(details, RULES, 1, local)
+    t.close()
+    return b"\0" + struct.pack(">I", len(payload)) + payload
+
+
+def _service_counts(metrics_port: int) -> tuple[float, float]:
+    """(decisions, errors) so far, from the service's Prometheus endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    decisions = sum(map(float, re.findall(r"^arcguard_decisions_total\{.*\} (\S+)$", text, re.M)))
+    errors = sum(map(float, re.findall(r"^arcguard_errors_total\{.*\} (\S+)$", text, re.M)))
+    return decisions, errors
+
+
+def _h2load(port: int, bodies: list[str], duration: float | None, n: int = 0) -> list[str]:
+    argv = ["h2load", "-c", "1", "-m", "1"]
+    argv += ["-D", f"{duration:g}"] if duration else ["-n", str(n)]
+    argv += [
+        "-H",
+        "content-type: application/grpc",
+        "-H",
+        "te: trailers",
+        "-H",
+        f"authorization: Bearer {KEY}",
+    ]
+    url = f"http://127.0.0.1:{port}/arcguard.decide.v1.DecideService/Decide"
+    procs = [
+        subprocess.Popen([*argv, "-d", b, url], stdout=subprocess.PIPE, text=True) for b in bodies
+    ]
+    return [p.communicate()[0] for p in procs]
+
+
+def h2load_throughput(
+    port: int,
+    metrics_ports: list[int],
+    server_pids: list[int],
+    *,
+    clients: int = 8,
+    duration: float = 5.0,
+) -> dict[str, Any]:
+    """Decisions per second of ``clients`` h2load connections, checked against
+    the service's own counters (see the module docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = []
+        for w in range(clients):
+            path = os.path.join(tmp, f"decide{w}")
+            with open(path, "wb") as f:
+                f.write(_protect_request(f"10.1.{w}.1"))
+            bodies.append(path)
+        _h2load(port, bodies, None, n=200)  # connect and warm up, not counted
+        before = [_service_counts(m) for m in metrics_ports]
+        load_before = os.getloadavg()[0]
+        server0 = sum(_cpu_seconds(p) for p in server_pids)
+        outs = _h2load(port, bodies, duration)
+        server1 = sum(_cpu_seconds(p) for p in server_pids)
+        after = [_service_counts(m) for m in metrics_ports]
+    done = started = 0
+    for out in outs:
+        m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded", out)
+        if m is None or " 0 4xx, 0 5xx" not in out:
+            raise AssertionError(f"h2load failed:\n{out}")
+        started += int(m.group(2))
+        done += int(m.group(4))
+    decisions = sum(a[0] - b[0] for a, b in zip(after, before, strict=True))
+    errors = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
+    return {
+        "per_s": round(done / duration),
+        "answered": done,
+        "started": started,
+        "decisions_counted_by_service": int(decisions),
+        "errors_counted_by_service": int(errors),
+        "harness": "h2load",
+        "clients": clients,
+        "seconds": duration,
+        "server_cpu_us_per_call": round((server1 - server0) / max(done, 1) * 1e6),
+        "load_before": round(load_before, 2),
+        "load_after": round(os.getloadavg()[0], 2),
+    }
+
+
+def _check_h2load(info: dict[str, Any]) -> None:
+    # Every answered call was a decision (the calls cut off at the end may or
+    # may not have reached the service), and none was an error.
+    assert info["errors_counted_by_service"] == 0
+    assert info["answered"] <= info["decisions_counted_by_service"] <= info["started"]
+
+
+needs_h2load = pytest.mark.skipif(
+    shutil.which("h2load") is None,
+    reason="h2load is not installed (apt-get install nghttp2-client)",
+)
+
+
+@needs_h2load
+def test_throughput_h2load_8_clients_memory_store(benchmark: Any, key_file: str) -> None:
+    """The service's throughput with 8 concurrent clients and the memory store."""
+    mport = free_port()
+    svc = start_service(key_file, metrics_port=mport)
+    try:
+        info = benchmark.pedantic(
+            lambda: h2load_throughput(svc.port, [mport], _service_pids(svc)),
+            rounds=1,
+            iterations=1,
+        )
+    finally:
+        svc.stop()
+    _record(benchmark, "memory store, h2load", info)
+    _check_h2load(info)
+    assert info["per_s"] >= 2500
+
+
+@needs_h2load
+@pytest.mark.parametrize("workers", [1, 2])
+def test_throughput_h2load_8_clients_redis_store(
+    benchmark: Any, key_file: str, workers: int
+) -> None:
+    """The same through Redis; a raw redis-py EVALSHA round trip alongside (the floor)."""
+    from tests.engine.redis_server import RedisServer, redis_server_available
+
+    if not redis_server_available():
+        pytest.skip("redis-server is not on PATH")
+    redis = RedisServer.start()
+    mport = free_port()
+    svc = start_service(
+        key_file, "--redis-url", redis.url, "--workers", str(workers), metrics_port=mport
+    )
+    try:
+        time.sleep(1.0)  # every worker listening
+        for i in range(workers):
+            wait_for_port(mport + i, svc.proc)
+        pids = _service_pids(svc) + ([redis.proc.pid] if redis.proc else [])
+        info = benchmark.pedantic(
+            lambda: h2load_throughput(svc.port, [mport + i for i in range(workers)], pids),
+            rounds=1,
+            iterations=1,
+        )
+        info["raw_evalsha_p50_us"] = us(_raw_evalsha_p50(redis.url))
+    finally:
+        svc.stop()
+        redis.stop()
+    _record(benchmark, f"redis store, {workers} worker(s), h2load (server CPU incl. redis)", info)
+    _check_h2load(info)
+    assert info["per_s"] >= 1500
+
+
+def _raw_evalsha_p50(url: str) -> float:
+    """Median of a raw redis-py EVALSHA of the fixed-window script (one connection)."""
+    import redis as redis_py
+
+    from arcguard._engine.redis import _script_source
+
+    client = redis_py.Redis.from_url(url)
+    sha = client.script_load(_script_source("fixed_window"))
+    args = ("", "1000", 10**9, "60.0", 1)
+
+    def call() -> None:
+        client.evalsha(sha, 1, "arcguard:{bench:evalsha}:fw", *args)
+
+    for _ in range(200):
+        call()
+    p50 = statistics.median(samples(call, 2000))
+    client.close()
+    return p50
 
 
 # -- 3. the service stopped -------------------------------------------------------------
