@@ -18,6 +18,8 @@ Example::
         ...
 """
 
+import typing as _typing
+
 from ._decision import (
     BotReason,
     Conclusion,
@@ -42,7 +44,6 @@ from ._exceptions import (
     Unavailable,
 )
 from ._guard import ArcGuard
-from ._middleware import ArcGuardMiddleware, ArcGuardWSGIMiddleware
 from ._request import ProxyPolicy, RequestDetails
 from ._rules import (
     BotRule,
@@ -60,7 +61,30 @@ from ._rules import (
     token_bucket,
 )
 
+if _typing.TYPE_CHECKING:
+    from ._middleware import ArcGuardMiddleware, ArcGuardWSGIMiddleware
+
 __version__ = "0.1.0"
+
+# The middleware is loaded on first use: an app that calls protect() itself
+# (or a short-lived process deciding once) does not pay for it at import.
+_LAZY = {"ArcGuardMiddleware": "_middleware", "ArcGuardWSGIMiddleware": "_middleware"}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "ArcGuard",

@@ -7,11 +7,15 @@ since one host commonly owns a whole /64 and rotating within it is free.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+try:  # hashlib's own import loads OpenSSL (milliseconds of a cold start) for BLAKE2 alone
+    from _blake2 import blake2b
+except ImportError:  # pragma: no cover - not CPython
+    from hashlib import blake2b
 
 if TYPE_CHECKING:
     from ._request import RequestDetails
@@ -70,7 +74,7 @@ def fingerprint(characteristics: Sequence[str], details: RequestDetails) -> str:
     """
     if len(characteristics) == 1 and characteristics[0] == "ip.src":
         return "ip:" + ip_key(details.ip)
-    h = hashlib.blake2b(digest_size=16)
+    h = blake2b(digest_size=16)
     for c in characteristics:
         v = characteristic_value(c, details).encode("utf-8", "surrogateescape")
         h.update(c.encode())

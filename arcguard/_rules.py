@@ -6,12 +6,10 @@ the guard is built, by compiling the whole rule set once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from ._exceptions import ConfigurationError
 
@@ -134,15 +132,63 @@ def _characteristics(values: Iterable[str] | None) -> tuple[str, ...]:
     return chars
 
 
-@dataclass(frozen=True, slots=True)
+def _blake2b(data: bytes) -> str:
+    try:  # hashlib's own import loads OpenSSL, which a rule id does not need
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - not CPython
+        from hashlib import blake2b
+    return blake2b(data, digest_size=8).hexdigest()
+
+
+_set = object.__setattr__
+
+
 class Rule:
-    """Base of every rule. ``mode`` is LIVE (may deny) or DRY_RUN (reports only)."""
+    """Base of every rule. ``mode`` is LIVE (may deny) or DRY_RUN (reports only).
+
+    Rules are immutable values: equal when of the same class with equal
+    options, hashable, and their repr shows every option.
+    """
+
+    # Plain __slots__ classes rather than frozen dataclasses: the dataclass
+    # decorator generates and compiles five methods per class, which made
+    # this module the largest part of ``import arcguard``. The behaviour is the
+    # same: positional-or-keyword construction in field order, immutability,
+    # equality, hash, repr, pickling.
+    __slots__ = ("mode",)
+    _fields: ClassVar[tuple[str, ...]] = ("mode",)
 
     mode: Mode
-
-    kind = "rule"
+    kind: ClassVar[str] = "rule"
     #: Whether the rule needs the decide service (rate limits, shield escalation).
-    remote = False
+    remote: ClassVar[bool] = False
+
+    def __init__(self, mode: Mode) -> None:
+        _set(self, "mode", mode)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"rules are immutable: cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"rules are immutable: cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__qualname__}({args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._values())
 
     def config(self) -> dict[str, Any]:
         """The rule as the Wasm core and the wire schema see it."""
@@ -152,16 +198,23 @@ class Rule:
     def rule_id(self) -> str:
         """A stable id of the rule's configuration (keys state in stores)."""
         blob = json.dumps(self.config(), sort_keys=True, separators=(",", ":"))
-        return hashlib.blake2b(blob.encode(), digest_size=8).hexdigest()
+        return _blake2b(blob.encode())
 
 
-@dataclass(frozen=True, slots=True)
 class BotRule(Rule):
     """Bot detection by User-Agent. See :func:`detect_bot`."""
 
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
+    __slots__ = ("allow", "deny")
+    _fields: ClassVar[tuple[str, ...]] = ("mode", "allow", "deny")
+
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
     kind = "bot"
+
+    def __init__(self, mode: Mode, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()):
+        _set(self, "mode", mode)
+        _set(self, "allow", allow)
+        _set(self, "deny", deny)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -172,13 +225,20 @@ class BotRule(Rule):
         }
 
 
-@dataclass(frozen=True, slots=True)
 class FilterRule(Rule):
     """Expression filter. See :func:`filter_rule`."""
 
-    allow: tuple[str, ...] = ()
-    deny: tuple[str, ...] = ()
+    __slots__ = ("allow", "deny")
+    _fields: ClassVar[tuple[str, ...]] = ("mode", "allow", "deny")
+
+    allow: tuple[str, ...]
+    deny: tuple[str, ...]
     kind = "filter"
+
+    def __init__(self, mode: Mode, allow: tuple[str, ...] = (), deny: tuple[str, ...] = ()):
+        _set(self, "mode", mode)
+        _set(self, "allow", allow)
+        _set(self, "deny", deny)
 
     def config(self) -> dict[str, Any]:
         return {
@@ -189,22 +249,77 @@ class FilterRule(Rule):
         }
 
 
-@dataclass(frozen=True, slots=True)
 class ShieldRule(Rule):
     """Attack detection (WAF). See :func:`shield`."""
 
-    sensitivity: int = DEFAULT_SHIELD_SENSITIVITY
-    categories: tuple[str, ...] = ()
-    disable: tuple[str, ...] = ()
-    exclude_paths: tuple[str, ...] = ()
-    exclude_fields: tuple[str, ...] = ()
-    exclude_headers: tuple[str, ...] = ()
-    body_limit: int = DEFAULT_SHIELD_BODY_LIMIT
-    on_body_limit: str = "prefix"
-    threshold: int = DEFAULT_SHIELD_THRESHOLD
-    window: float = DEFAULT_SHIELD_WINDOW
-    block_for: float = DEFAULT_SHIELD_BLOCK_FOR
+    __slots__ = (
+        "block_for",
+        "body_limit",
+        "categories",
+        "disable",
+        "exclude_fields",
+        "exclude_headers",
+        "exclude_paths",
+        "on_body_limit",
+        "sensitivity",
+        "threshold",
+        "window",
+    )
+    _fields: ClassVar[tuple[str, ...]] = (
+        "mode",
+        "sensitivity",
+        "categories",
+        "disable",
+        "exclude_paths",
+        "exclude_fields",
+        "exclude_headers",
+        "body_limit",
+        "on_body_limit",
+        "threshold",
+        "window",
+        "block_for",
+    )
+
+    sensitivity: int
+    categories: tuple[str, ...]
+    disable: tuple[str, ...]
+    exclude_paths: tuple[str, ...]
+    exclude_fields: tuple[str, ...]
+    exclude_headers: tuple[str, ...]
+    body_limit: int
+    on_body_limit: str
+    threshold: int
+    window: float
+    block_for: float
     kind = "shield"
+
+    def __init__(
+        self,
+        mode: Mode,
+        sensitivity: int = DEFAULT_SHIELD_SENSITIVITY,
+        categories: tuple[str, ...] = (),
+        disable: tuple[str, ...] = (),
+        exclude_paths: tuple[str, ...] = (),
+        exclude_fields: tuple[str, ...] = (),
+        exclude_headers: tuple[str, ...] = (),
+        body_limit: int = DEFAULT_SHIELD_BODY_LIMIT,
+        on_body_limit: str = "prefix",
+        threshold: int = DEFAULT_SHIELD_THRESHOLD,
+        window: float = DEFAULT_SHIELD_WINDOW,
+        block_for: float = DEFAULT_SHIELD_BLOCK_FOR,
+    ) -> None:
+        _set(self, "mode", mode)
+        _set(self, "sensitivity", sensitivity)
+        _set(self, "categories", categories)
+        _set(self, "disable", disable)
+        _set(self, "exclude_paths", exclude_paths)
+        _set(self, "exclude_fields", exclude_fields)
+        _set(self, "exclude_headers", exclude_headers)
+        _set(self, "body_limit", body_limit)
+        _set(self, "on_body_limit", on_body_limit)
+        _set(self, "threshold", threshold)
+        _set(self, "window", window)
+        _set(self, "block_for", block_for)
 
     def config(self) -> dict[str, Any]:
         c: dict[str, Any] = {
@@ -227,13 +342,25 @@ class ShieldRule(Rule):
         return c
 
 
-@dataclass(frozen=True, slots=True)
 class RateLimitRule(Rule):
     """Base of the rate-limit rules; decided with shared state."""
 
-    characteristics: tuple[str, ...] = DEFAULT_CHARACTERISTICS
-    match: str | None = None
+    __slots__ = ("characteristics", "match")
+    _fields: ClassVar[tuple[str, ...]] = ("mode", "characteristics", "match")
+
+    characteristics: tuple[str, ...]
+    match: str | None
     remote = True
+
+    def __init__(
+        self,
+        mode: Mode,
+        characteristics: tuple[str, ...] = DEFAULT_CHARACTERISTICS,
+        match: str | None = None,
+    ) -> None:
+        _set(self, "mode", mode)
+        _set(self, "characteristics", characteristics)
+        _set(self, "match", match)
 
     def _base(self) -> dict[str, Any]:
         c: dict[str, Any] = {
@@ -246,38 +373,89 @@ class RateLimitRule(Rule):
         return c
 
 
-@dataclass(frozen=True, slots=True)
 class FixedWindowRule(RateLimitRule):
     """At most ``max`` per ``window`` seconds, windows aligned to the clock."""
 
-    window: float = 60.0
-    max: int = 100
+    __slots__ = ("max", "window")
+    _fields: ClassVar[tuple[str, ...]] = ("mode", "characteristics", "match", "window", "max")
+
+    window: float
+    max: int
     kind = "fixed_window"
+
+    def __init__(
+        self,
+        mode: Mode,
+        characteristics: tuple[str, ...] = DEFAULT_CHARACTERISTICS,
+        match: str | None = None,
+        window: float = 60.0,
+        max: int = 100,
+    ) -> None:
+        RateLimitRule.__init__(self, mode, characteristics, match)
+        _set(self, "window", window)
+        _set(self, "max", max)
 
     def config(self) -> dict[str, Any]:
         return {**self._base(), "window": self.window, "max": self.max}
 
 
-@dataclass(frozen=True, slots=True)
 class SlidingWindowRule(RateLimitRule):
     """At most ``max`` per rolling ``interval`` (weighted previous window)."""
 
-    interval: float = 60.0
-    max: int = 100
+    __slots__ = ("interval", "max")
+    _fields: ClassVar[tuple[str, ...]] = ("mode", "characteristics", "match", "interval", "max")
+
+    interval: float
+    max: int
     kind = "sliding_window"
+
+    def __init__(
+        self,
+        mode: Mode,
+        characteristics: tuple[str, ...] = DEFAULT_CHARACTERISTICS,
+        match: str | None = None,
+        interval: float = 60.0,
+        max: int = 100,
+    ) -> None:
+        RateLimitRule.__init__(self, mode, characteristics, match)
+        _set(self, "interval", interval)
+        _set(self, "max", max)
 
     def config(self) -> dict[str, Any]:
         return {**self._base(), "interval": self.interval, "max": self.max}
 
 
-@dataclass(frozen=True, slots=True)
 class TokenBucketRule(RateLimitRule):
     """A bucket of ``capacity`` tokens refilled by ``refill_rate`` per ``interval``."""
 
-    refill_rate: int = 10
-    interval: float = 1.0
-    capacity: int = 50
+    __slots__ = ("capacity", "interval", "refill_rate")
+    _fields: ClassVar[tuple[str, ...]] = (
+        "mode",
+        "characteristics",
+        "match",
+        "refill_rate",
+        "interval",
+        "capacity",
+    )
+
+    refill_rate: int
+    interval: float
+    capacity: int
     kind = "token_bucket"
+
+    def __init__(
+        self,
+        mode: Mode,
+        characteristics: tuple[str, ...] = DEFAULT_CHARACTERISTICS,
+        match: str | None = None,
+        refill_rate: int = 10,
+        interval: float = 1.0,
+        capacity: int = 50,
+    ) -> None:
+        RateLimitRule.__init__(self, mode, characteristics, match)
+        _set(self, "refill_rate", refill_rate)
+        _set(self, "interval", interval)
+        _set(self, "capacity", capacity)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -14,34 +14,50 @@ import types
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .address import DEFAULT_PORT, Candidate, HostAllowList, format_target, parse_endpoint
-from .platform import DEFAULT_TEMPLATES, PLATFORM_NAMES, Platform, detect_platform, resolve_template
-from .settings import (
-    DEFAULT_BASE_DOMAIN,
-    DEFAULT_FAILOVER_THRESHOLD,
-    DEFAULT_PROBE_INTERVAL,
-    DEFAULT_PROBE_JITTER,
-    DEFAULT_PROBE_SAMPLES,
-    DEFAULT_PROBE_TIMEOUT,
-    EndpointSettings,
-)
-
 if TYPE_CHECKING:
+    from .address import DEFAULT_PORT, Candidate, HostAllowList, format_target, parse_endpoint
     from .cli import add_probe_arguments, probe_command, run_probe
     from .discovery import DiscoveryError, discover, srv_order
+    from .platform import (
+        DEFAULT_TEMPLATES,
+        PLATFORM_NAMES,
+        Platform,
+        detect_platform,
+        resolve_template,
+    )
     from .probe import ProbeResult, probe, rank
     from .selector import EndpointChange, EndpointChoice, EndpointSelector, RankedEndpoint
+    from .settings import (
+        DEFAULT_BASE_DOMAIN,
+        DEFAULT_FAILOVER_THRESHOLD,
+        DEFAULT_PROBE_INTERVAL,
+        DEFAULT_PROBE_JITTER,
+        DEFAULT_PROBE_SAMPLES,
+        DEFAULT_PROBE_TIMEOUT,
+        EndpointSettings,
+    )
 
-# grpc and dnspython take a quarter of a second to import, and every guard
-# detects its platform (for the client-IP policy) through this package: the
-# modules that need them load on first use of one of their names.
+# Every name loads its module on first use. grpc and dnspython take a quarter
+# of a second to import, and every guard detects its platform (for the
+# client-IP policy) through this package: building a guard should cost the
+# platform table, not the selector, the settings and the address parsing.
 _LAZY = {
+    "DEFAULT_PORT": "address",
+    "Candidate": "address",
+    "HostAllowList": "address",
+    "format_target": "address",
+    "parse_endpoint": "address",
     "add_probe_arguments": "cli",
     "probe_command": "cli",
     "run_probe": "cli",
     "DiscoveryError": "discovery",
     "discover": "discovery",
     "srv_order": "discovery",
+    "DEFAULT_TEMPLATES": "platform",
+    "PLATFORM_NAMES": "platform",
+    "Platform": "platform",
+    "detect_platform": "platform",
+    "resolve_template": "platform",
     "ProbeResult": "probe",
     "probe": "probe",
     "rank": "probe",
@@ -49,6 +65,13 @@ _LAZY = {
     "EndpointChoice": "selector",
     "EndpointSelector": "selector",
     "RankedEndpoint": "selector",
+    "DEFAULT_BASE_DOMAIN": "settings",
+    "DEFAULT_FAILOVER_THRESHOLD": "settings",
+    "DEFAULT_PROBE_INTERVAL": "settings",
+    "DEFAULT_PROBE_JITTER": "settings",
+    "DEFAULT_PROBE_SAMPLES": "settings",
+    "DEFAULT_PROBE_TIMEOUT": "settings",
+    "EndpointSettings": "settings",
 }
 
 
@@ -59,6 +82,10 @@ def __getattr__(name: str) -> Any:
     value = getattr(import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 class _Package(types.ModuleType):

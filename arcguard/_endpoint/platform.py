@@ -47,9 +47,7 @@ ignored (region ``None``), so an odd variable cannot steer the endpoint name.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
 from .._exceptions import ConfigurationError
@@ -64,9 +62,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
 class Platform:
-    """A detected hosting platform.
+    """A detected hosting platform (immutable).
 
     Attributes:
         name: one of :data:`PLATFORM_NAMES`.
@@ -74,17 +71,52 @@ class Platform:
         markers: the environment variables that identified the platform.
     """
 
+    # A plain class rather than a dataclass: every guard detects its platform,
+    # and the dataclass decorator's code generation is a measurable part of
+    # a cold start.
+    __slots__ = ("markers", "name", "region")
+
     name: str
     region: str | None
     markers: tuple[str, ...]
 
+    def __init__(self, name: str, region: str | None, markers: tuple[str, ...]) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "region", region)
+        object.__setattr__(self, "markers", markers)
 
-@dataclass(frozen=True, slots=True)
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Platform is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Platform is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Platform:
+            return NotImplemented
+        return (self.name, self.region, self.markers) == (other.name, other.region, other.markers)
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.region, self.markers))
+
+    def __repr__(self) -> str:
+        return f"Platform(name={self.name!r}, region={self.region!r}, markers={self.markers!r})"
+
+
 class _Rule:
-    name: str
-    markers: tuple[str, ...]
-    regions: tuple[str, ...]
-    unless: tuple[str, ...] = ()
+    __slots__ = ("markers", "name", "regions", "unless")
+
+    def __init__(
+        self,
+        name: str,
+        markers: tuple[str, ...],
+        regions: tuple[str, ...],
+        unless: tuple[str, ...] = (),
+    ) -> None:
+        self.name = name
+        self.markers = markers
+        self.regions = regions
+        self.unless = unless
 
 
 _RULES: tuple[_Rule, ...] = (
@@ -187,6 +219,8 @@ def check_template(template: str, *, what: str = "endpoint template") -> frozens
     Raises:
         ConfigurationError: an unknown field, a positional field or bad braces.
     """
+    import string
+
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
