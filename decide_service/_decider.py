@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from arcguard._core import Core, get_core
@@ -25,7 +25,6 @@ from arcguard._transport._wire import (
     code_from_wire,
     details_from_proto,
     encode_varint,
-    local_results_from_proto,
     rule_config_from_proto,
     set_typed_reason,
 )
@@ -38,7 +37,7 @@ __all__ = ["Decider", "InvalidRequest", "ParsedRules"]
 #: Most units one request may take from a rate limit.
 MAX_REQUESTED = 10**9
 
-_CODE_ALLOW, _CODE_DENY, _CODE_NOT_RUN = 0, 1, 3
+_CODE_ALLOW, _CODE_DENY, _CODE_NOT_RUN, _CODE_ERROR = 0, 1, 3, 4
 _MODE = {"LIVE": pb.MODE_LIVE, "DRY_RUN": pb.MODE_DRY_RUN}
 _BYTE = tuple(bytes((i,)) for i in range(256))
 
@@ -138,15 +137,16 @@ class Decider:
         Raises:
             InvalidRequest: no rules, too many, or a bad rule (the RuleError's text).
         """
-        n = len(msg.rules)
-        if n == 0:
-            raise InvalidRequest("rules: the rule set is empty")
-        if n > self.settings.max_rules:
-            raise InvalidRequest(f"rules: {n} rules, at most {self.settings.max_rules} allowed")
         key = msg.SerializeToString(deterministic=True)
         hit = self._cache.get(key)
-        if hit is None:
-            hit = self._convert(msg)
+        if hit is None:  # the same bytes were checked before, with the same answer
+            n = len(msg.rules)
+            if n == 0:
+                hit = "rules: the rule set is empty"
+            elif n > self.settings.max_rules:
+                hit = f"rules: {n} rules, at most {self.settings.max_rules} allowed"
+            else:
+                hit = self._convert(msg)
             self._cache.put(key, hit)
         if isinstance(hit, str):
             raise InvalidRequest(hit)
@@ -208,16 +208,6 @@ class Decider:
                 f"details.extras: {len(d.extras)} entries, at most {s.max_extras} allowed"
             )
 
-    def _local(self, msgs: Sequence[pb.LocalResult], n: int) -> list[RawResult] | None:
-        if not msgs:
-            return None
-        if len(msgs) != n:
-            raise InvalidRequest(f"local_results: {len(msgs)} results for {n} rules")
-        try:
-            return local_results_from_proto(msgs)
-        except ValueError as exc:
-            raise InvalidRequest(f"local_results: {exc}") from None
-
     # -- Decide ---------------------------------------------------------------------
 
     def prepare(
@@ -230,12 +220,23 @@ class Decider:
                 a bad ``requested`` or local results of the wrong length.
         """
         parsed = self.parse_rules(req.rules)
-        self._check_details(req.details)
+        details = req.details
+        self._check_details(details)
         requested = req.requested or 1
         if requested > MAX_REQUESTED:
             raise InvalidRequest(f"requested: {requested} is more than {MAX_REQUESTED}")
-        local = self._local(req.local_results, len(parsed.rules))
-        return parsed, details_from_proto(req.details), requested, local
+        msgs = req.local_results
+        local: list[RawResult] | None = None
+        if msgs:
+            n = len(parsed.rules)
+            if len(msgs) != n:
+                raise InvalidRequest(f"local_results: {len(msgs)} results for {n} rules")
+            # code_from_wire, inlined: this runs for every escalated decision.
+            local = [(m.code - 1, m.reason_json) for m in msgs]
+            for code, _ in local:
+                if not 0 <= code <= _CODE_ERROR:
+                    raise InvalidRequest(f"local_results: unknown rule code {code + 1}")
+        return parsed, details_from_proto(details), requested, local
 
     def decide_sync(self, req: pb.DecideRequest) -> bytes:
         """Decides with a sync (memory) store, in the calling thread; the

@@ -164,6 +164,25 @@ def _latin1_text(b: bytes) -> bytes:
     return b if b.isascii() else b.decode("latin-1").encode("utf-8")
 
 
+def _header_field(k: bytes, v: bytes) -> bytes:
+    """One ``headers`` entry (RequestDetails field 6), name and value UTF-8."""
+    k = _latin1_text(k)
+    v = _latin1_text(v)
+    nk, nv = len(k), len(v)
+    if 0 < nk < 0x80 and 0 < nv < 0x80 and nk + nv + 4 < 0x80:
+        # The common case, one-byte lengths: one formatting step instead of six appends.
+        return b"2%c\n%c%b\x12%c%b" % (nk + nv + 4, nk, k, nv, v)
+    inner = (nk + 1 + len(encode_varint(nk)) if nk else 0) + (
+        nv + 1 + len(encode_varint(nv)) if nv else 0
+    )
+    out = [b"\x32", encode_varint(inner)]
+    if nk:
+        out += (b"\x0a", encode_varint(nk), k)
+    if nv:
+        out += (b"\x12", encode_varint(nv), v)
+    return b"".join(out)
+
+
 def _details_bytes(details: RequestDetails) -> bytes:
     out: list[bytes] = []
     _text(b"\x0a", details.ip, out)
@@ -171,23 +190,8 @@ def _details_bytes(details: RequestDetails) -> bytes:
     _text(b"\x1a", details.host, out)
     _text(b"\x22", details.path, out)
     _text(b"\x2a", details.query, out)
-    for k, v in details._raw_headers:  # the raw Latin-1 bytes (same package)
-        k = _latin1_text(k)
-        v = _latin1_text(v)
-        nk, nv = len(k), len(v)
-        inner = (nk + 1 + len(encode_varint(nk)) if nk else 0) + (
-            nv + 1 + len(encode_varint(nv)) if nv else 0
-        )
-        out.append(b"\x32")
-        out.append(encode_varint(inner))
-        if nk:
-            out.append(b"\x0a")
-            out.append(encode_varint(nk))
-            out.append(k)
-        if nv:
-            out.append(b"\x12")
-            out.append(encode_varint(nv))
-            out.append(v)
+    # The raw Latin-1 bytes (same package).
+    out += [_header_field(k, v) for k, v in details._raw_headers]
     body = details.body
     if body:
         out.append(b"\x3a")

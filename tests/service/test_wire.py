@@ -172,6 +172,13 @@ HAND_ENCODED_DETAILS = [
     # Latin-1 header bytes: UTF-8 text on the wire, as details_to_proto sends.
     RequestDetails(ip="10.0.0.1", headers=[("x-name", "caf\xe9"), ("x-long", "v" * 200)]),
     RequestDetails(ip="10.0.0.1", headers=[(f"h{i}", str(i)) for i in range(128)]),
+    # An entry's length at the one-byte varint boundary (127 / 128 / 129 bytes),
+    # and names and values of 127 and 128 bytes.
+    RequestDetails(
+        ip="10.0.0.1",
+        headers=[("x-ten-char", "v" * n) for n in (113, 114, 115)]
+        + [("n" * 127, "v"), ("n" * 128, "v"), ("k", "é" * 64), ("k", "v" * 127)],
+    ),
 ]
 
 
