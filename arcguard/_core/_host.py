@@ -138,6 +138,7 @@ _config_new = _c("wasm_config_new", _P)
 _config_strategy = _c("wasmtime_config_strategy_set", None, _P, ctypes.c_uint8)
 _config_fuel = _c("wasmtime_config_consume_fuel_set", None, _P, ctypes.c_bool)
 _config_memory_may_move = _c("wasmtime_config_memory_may_move_set", None, _P, ctypes.c_bool)
+_config_parallel = _c("wasmtime_config_parallel_compilation_set", None, _P, ctypes.c_bool)
 _engine_new = _c("wasm_engine_new_with_config", _P, _P)  # takes the config
 _engine_delete = _c("wasm_engine_delete", None, _P)
 _module_new = _c("wasmtime_module_new", _P, _P, ctypes.c_char_p, ctypes.c_size_t, _PP)
@@ -235,12 +236,13 @@ class _Engine:
 
     __slots__ = ("ptr",)
 
-    def __init__(self, strategy: int) -> None:
+    def __init__(self, strategy: int, *, parallel: bool = True) -> None:
         config = _config_new()
         _config_strategy(config, strategy)
         _config_fuel(config, True)
         # Memories never move, so an instance reads its base address once.
         _config_memory_may_move(config, False)
+        _config_parallel(config, parallel)
         ptr = _engine_new(config)  # consumes the config
         if not ptr:
             raise _WasmtimeError("cannot create a wasmtime engine")
@@ -295,6 +297,19 @@ def _wasmtime_identity() -> str:
     except OSError:  # pragma: no cover
         return "unknown"
     return f"{name}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _lower_thread_priority() -> None:
+    """Best effort: a nice value of 10 for the calling thread (Linux only).
+
+    On Linux ``setpriority`` with a thread id affects that thread alone; on
+    other systems it would renice the whole process, so it is not called.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except OSError:  # pragma: no cover - not permitted
+            pass
 
 
 def _cache_key(wasm: bytes) -> str:
@@ -708,12 +723,17 @@ class Core:
         t.start()
 
     def _optimize(self) -> None:
+        # The baseline module is serving requests meanwhile (the first one
+        # among them): the compile takes one core, at a lower priority, rather
+        # than every core at the app's.
+        _lower_thread_priority()
         try:
-            module = self._compile_optimized()
-        except CoreError as exc:  # keep serving from the baseline module
+            engine = _Engine(_CRANELIFT, parallel=False)
+            module = self._compile_optimized(engine)
+        except (CoreError, _WasmtimeError) as exc:  # keep serving from the baseline module
             _logger().warning("optimising compile of the Wasm core failed: %s", exc)
             return
-        self._use(self._engine, module, "optimized")
+        self._use(engine, module, "optimized")
         _logger().debug("Wasm core: optimised module in use")
 
     # -- module loading -------------------------------------------------------
@@ -746,9 +766,9 @@ class Core:
             _logger().info("ignoring stale precompiled core %s: %s", path, exc)
             return None
 
-    def _compile_optimized(self) -> _Module:
+    def _compile_optimized(self, engine: _Engine | None = None) -> _Module:
         try:
-            module = _Module.compile(self._engine, self._wasm)
+            module = _Module.compile(engine or self._engine, self._wasm)
         except _WasmtimeError as exc:
             raise CoreError(f"cannot compile the Wasm core: {exc}") from exc
         if self._cache_file is not None:
