@@ -3,6 +3,7 @@ Redis, and a Redis outage becomes ERROR results, never a crash."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 
@@ -100,3 +101,62 @@ def test_health_follows_redis_and_an_outage_gives_error_results(own_redis: Redis
     finally:
         t.close()
         svc.stop()
+
+
+# -- the store's direct EVALSHA path --------------------------------------------------
+
+
+def test_store_reloads_its_scripts_after_a_script_flush_and_counts_once(redis_url: str) -> None:
+    import asyncio
+
+    import redis as redis_py
+
+    from arcguard._engine import LimitSpec, RedisStore
+
+    spec = LimitSpec.fixed_window(max=3, window=3600.0)
+
+    async def main() -> list[bool]:
+        store = RedisStore(redis_url)
+        try:
+            got = [(await store.hit(spec, "flush", 1, 0.0)).allowed]
+            with redis_py.Redis.from_url(redis_url) as r:
+                r.script_flush()  # as after a restart: EVALSHA now answers NOSCRIPT
+            for _ in range(3):
+                got.append((await store.hit(spec, "flush", 1, 0.0)).allowed)
+            return got
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == [True, True, True, False]
+
+
+def test_a_cancelled_call_does_not_leave_its_reply_for_the_next_one(redis_url: str) -> None:
+    """A call cancelled while awaiting Redis (the client's deadline passed) must
+    not hand its connection back with the reply still to come."""
+    import asyncio
+
+    import redis as redis_py
+
+    from arcguard._engine import LimitSpec, RedisStore
+
+    spec = LimitSpec.fixed_window(max=1000, window=3600.0)
+    other = LimitSpec.fixed_window(max=50, window=3600.0)
+
+    async def main() -> int:
+        store = RedisStore(redis_url, max_connections=1, timeout=5.0)
+        try:
+            await store.hit(spec, "warm", 1, 0.0)  # the one connection, connected
+            with redis_py.Redis.from_url(redis_url) as r:
+                r.execute_command("CLIENT", "PAUSE", "300", "ALL")
+            first = asyncio.ensure_future(store.hit(spec, "cancel", 1, 0.0))
+            await asyncio.sleep(0.1)  # sent, its reply held back by the pause
+            first.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await first
+            # This call must read its own reply (another key, another limit),
+            # not the cancelled one's (remaining 999).
+            return (await store.hit(other, "after-cancel", 1, 0.0)).remaining
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == 49
