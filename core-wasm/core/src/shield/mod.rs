@@ -313,7 +313,7 @@ impl CleanValues {
     fn contains(&self, ctx: u32, value: &str) -> bool {
         let v = value.as_bytes();
         let (len, head) = (v.len() as u32, Self::head(v));
-        self.entries.iter().any(|&(c, l, h, at)| c == ctx && l == len && h == head && &self.text[at as usize..(at + l) as usize] == v)
+        self.entries.iter().any(|&(c, l, h, at)| c == ctx && l == len && h == head && same_bytes(&self.text[at as usize..(at + l) as usize], v))
     }
 
     fn insert(&mut self, ctx: u32, value: &str) {
@@ -342,6 +342,17 @@ impl CleanValues {
             self.text.extend_from_slice(v);
         }
     }
+}
+
+/// Whether `a` and `b` hold the same bytes, compared eight at a time:
+/// slice equality is a byte loop (`memcmp`) in Wasm.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = ca.remainder() == cb.remainder();
+    tail && ca.zip(cb).all(|(x, y)| u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]) == u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]))
 }
 
 /// Copies `value` lower-cased (ASCII) into `out`.
@@ -552,7 +563,7 @@ impl ShieldRule {
 
         // Cookies.
         if !self.header_excluded_explicitly("cookie") {
-            for (name, value) in req.cookies() {
+            for (name, value) in req.cookie_pairs() {
                 if self.field_excluded("cookie", name) {
                     continue;
                 }

@@ -187,12 +187,17 @@ fn sensitive(b: &[u8]) -> bool {
 
 /// Whether a field name is one that applications pass to `include`/`open`.
 pub(crate) fn include_key(key: &str) -> bool {
-    let k = key.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-    if k.len() > 12 {
+    // Trimmed of everything but ASCII letters and digits at both ends (a
+    // byte that is not ASCII is never kept at an end, so bytes suffice).
+    let b = key.as_bytes();
+    let start = b.iter().position(|c| c.is_ascii_alphanumeric()).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| c.is_ascii_alphanumeric()).map_or(start, |e| e + 1);
+    let k = &b[start..end];
+    if k.len() < 2 || k.len() > 12 {
         return false;
     }
     let mut buf = [0u8; 12];
-    for (d, s) in buf.iter_mut().zip(k.bytes()) {
+    for (d, s) in buf.iter_mut().zip(k) {
         *d = s.to_ascii_lowercase();
     }
     matches!(

@@ -184,8 +184,14 @@ pub(crate) fn possible(m: u64, sens: u8) -> u32 {
         Category::SqlInjection,
         any(m, ALPHA | NONASCII | SQUOTE | DQUOTE | BTICK | AT | PIPE | AMP | HASH | DASH | SEMI | LPAR | SLASH),
     );
-    // Tags, handlers (`=`), schemes (`:`), CSS (`(`), script breakouts.
-    set(Category::Xss, any(m, LT | EQ | COLON | LPAR) || (sens >= 2 && any(m, SQUOTE | DQUOTE | BTICK)));
+    // Tags, handlers (`=`), schemes (`:`), script breakouts, and CSS: `(`
+    // after `expression` after one of `:="'{`, or `-moz-binding` (`-`).
+    set(
+        Category::Xss,
+        any(m, LT | EQ | COLON)
+            || (any(m, LPAR) && any(m, DASH | SQUOTE | DQUOTE | LBRACE))
+            || (sens >= 2 && any(m, SQUOTE | DQUOTE | BTICK)),
+    );
     set(Category::PathTraversal, any(m, DOTDOT));
     // UNC `\\`, `<?php`, wrappers and URLs (`:`), sensitive paths (a
     // separator, or the whole value being a name).
