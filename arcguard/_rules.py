@@ -60,9 +60,11 @@ DEFAULT_SHIELD_BLOCK_FOR = 900.0
 MAX_RATE_LIMIT = 10**9
 MAX_WINDOW_SECONDS = 366 * 24 * 3600
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# Patterns, compiled (and cached by re) on first use: most guards have no
+# rate limit, and compiling them at import is a measurable part of a cold start.
+_DURATION = r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$"
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_CHARACTERISTIC = re.compile(
+_CHARACTERISTIC = (
     r"^(ip\.src|http\.host|http\.request\.method|http\.request\.uri\.path|http\.user_agent"
     r'|http\.request\.headers\["[^"]+"\]|http\.request\.cookies\["[^"]+"\]'
     r'|http\.request\.uri\.args\["[^"]+"\]|[A-Za-z_][A-Za-z0-9_]*)$'
@@ -80,7 +82,7 @@ def parse_duration(value: str | int | float, *, option: str = "duration") -> flo
     if isinstance(value, (int, float)):
         seconds = float(value)
     elif isinstance(value, str):
-        m = _DURATION.match(value)
+        m = re.match(_DURATION, value)
         if m is None:
             raise ConfigurationError(
                 f"{option}: {value!r} is not a duration (use e.g. '60s', '1m', '500ms', '1h')"
@@ -124,7 +126,7 @@ def _count(value: object, option: str, *, minimum: int = 1) -> int:
 def _characteristics(values: Iterable[str] | None) -> tuple[str, ...]:
     chars = _strings(values, "characteristics") or DEFAULT_CHARACTERISTICS
     for c in chars:
-        if not _CHARACTERISTIC.match(c):
+        if not re.match(_CHARACTERISTIC, c):
             raise ConfigurationError(
                 f"characteristics: {c!r} is neither a request field (ip.src, http.host, "
                 'http.request.headers["name"], ...) nor a plain key name passed to protect()'

@@ -21,6 +21,7 @@ import os
 import struct
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -312,15 +313,74 @@ def _lower_thread_priority() -> None:
             pass
 
 
-def _cache_key(wasm: bytes) -> str:
-    """The precompiled module's key: the Wasm bytes and the wasmtime that compiles them."""
+def _blake2b_hex(data: bytes) -> str:
     try:  # hashlib's own import loads OpenSSL, which costs more than hashing here
         from _blake2 import blake2b
     except ImportError:  # pragma: no cover - not CPython
         from hashlib import blake2b
-    h = blake2b(wasm, digest_size=16)
-    h.update(_wasmtime_identity().encode())
-    return h.hexdigest()
+    return blake2b(data, digest_size=16).hexdigest()
+
+
+_DIGEST_MEMO = "arcguard-core-wasm.digest"
+#: A digest is memoised only for a file unchanged for this long when it was
+#: hashed: a rewrite within the same timestamp tick would not change its identity.
+_MEMO_SETTLE_NS = 2_000_000_000
+
+
+def _wasm_digest(cache_dir: str) -> tuple[str, bytes | None]:
+    """The digest of the Wasm module's bytes, and the bytes if they were read.
+
+    Reading and hashing the 1 MB module took more of a cached start than
+    loading the precompiled module, so the digest is memoised in the cache
+    directory under the file's identity (device, inode, size, mtime, ctime):
+    writing or replacing the file changes its ctime, which no tool can set.
+    """
+    st = os.stat(_WASM_PATH)
+    ident = f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+    memo = os.path.join(cache_dir, _DIGEST_MEMO)
+    try:
+        with open(memo, encoding="ascii") as f:
+            known, digest = f.read().split()
+        if known == ident and len(digest) == 32:
+            return digest, None
+    except (OSError, ValueError):
+        pass
+    wasm = _wasm_bytes()
+    digest = _blake2b_hex(wasm)
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _MEMO_SETTLE_NS:
+        _write_atomically(memo, f"{ident} {digest}\n".encode("ascii"))
+    return digest, wasm
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    """Writes a file of the cache directory (created private), or does nothing."""
+    import tempfile
+
+    d = os.path.dirname(path)
+    try:
+        os.makedirs(d, mode=0o700, exist_ok=True)
+        if not _cache_dir_is_safe(d):
+            return
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        _logger().info("cannot write %s: %s", path, exc)
+
+
+def _cache_dir_is_safe(d: str) -> bool:
+    # A precompiled module is native code: only trust a directory that is
+    # ours and not writable by others.
+    try:
+        st = os.stat(d)
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and not (st.st_mode & 0o022)
 
 
 _U32 = struct.Struct("<I")
@@ -654,11 +714,13 @@ class Core:
         self._optimized = threading.Event()
         self._compiler_pid = 0
         self._engine = _Engine(_CRANELIFT)
-        wasm = _wasm_bytes()
-        self._wasm = wasm
         d = self.settings.cache_dir
         self._cache_dir = None if d is None else os.fspath(d)
-        self._cache_key = "" if d is None else _cache_key(wasm)
+        self._cache_key = ""
+        self._wasm_read: bytes | None = None
+        if self._cache_dir is not None:
+            digest, self._wasm_read = _wasm_digest(self._cache_dir)
+            self._cache_key = _blake2b_hex(f"{digest}:{_wasmtime_identity()}".encode())
         self._cache_file = self._cache_path("optimized")
         module = self._load_cached(self._engine, self._cache_file)
         self.cache_hit = module is not None
@@ -666,7 +728,7 @@ class Core:
             self._use(self._engine, module, "optimized")
             return
         if self.settings.tiered:
-            quick = self._baseline(wasm)
+            quick = self._baseline(self._wasm)
             if quick is not None:
                 self._use(quick[0], quick[1], "baseline")
                 self._start_optimizer()
@@ -699,6 +761,13 @@ class Core:
         if path is not None:
             self._store_cache(path, module)
         return engine, module
+
+    @property
+    def _wasm(self) -> bytes:
+        """The module's bytes, read when something is compiled."""
+        if self._wasm_read is None:
+            self._wasm_read = _wasm_bytes()
+        return self._wasm_read
 
     @property
     def tier(self) -> str:
@@ -743,21 +812,11 @@ class Core:
             return None
         return os.path.join(self._cache_dir, f"arcguard-core-{self._cache_key}-{tier}.cwasm")
 
-    @staticmethod
-    def _cache_dir_is_safe(d: str) -> bool:
-        # A precompiled module is native code: only trust a directory that is
-        # ours and not writable by others.
-        try:
-            st = os.stat(d)
-        except OSError:
-            return False
-        return st.st_uid == os.getuid() and not (st.st_mode & 0o022)
-
     def _load_cached(self, engine: _Engine, path: str | None) -> _Module | None:
         if (
             path is None
             or not os.path.exists(path)
-            or not self._cache_dir_is_safe(os.path.dirname(path))
+            or not _cache_dir_is_safe(os.path.dirname(path))
         ):
             return None
         try:
@@ -776,20 +835,12 @@ class Core:
         return module
 
     def _store_cache(self, path: str, module: _Module) -> None:
-        import tempfile
-
-        d = os.path.dirname(path)
         try:
-            os.makedirs(d, mode=0o700, exist_ok=True)
-            if not self._cache_dir_is_safe(d):
-                return
             data = module.serialize()
-            fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except (OSError, _WasmtimeError) as exc:
-            _logger().info("cannot cache the precompiled core in %s: %s", d, exc)
+        except _WasmtimeError as exc:
+            _logger().info("cannot serialise the compiled core: %s", exc)
+            return
+        _write_atomically(path, data)
 
     # -- per-thread instances -------------------------------------------------
 

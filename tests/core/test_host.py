@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -176,3 +177,24 @@ def test_exhausted_fuel_traps_on_the_baseline_module_too() -> None:
     assert core.tier == "baseline"
     with pytest.raises(CoreError, match=r"fuel|trap"):
         core.compile(BOT)
+
+
+def test_the_wasm_digest_is_memoised_under_the_file_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from arcguard._core import _host
+
+    wasm = tmp_path / "core.wasm"
+    wasm.write_bytes(b"first module bytes")
+    monkeypatch.setattr(_host, "_WASM_PATH", str(wasm))
+    monkeypatch.setattr(_host, "_MEMO_SETTLE_NS", 0)
+    cache = str(tmp_path / "c")
+    digest, read = _host._wasm_digest(cache)
+    assert read == b"first module bytes"
+    assert _host._wasm_digest(cache) == (digest, None)  # from the memo, file not read
+    # Rewritten (same size): the identity changes with the file, so it is hashed again.
+    wasm.write_bytes(b"other module bytes")
+    os.utime(wasm, ns=(10**9, 10**9))
+    changed, read = _host._wasm_digest(cache)
+    assert read == b"other module bytes"
+    assert changed != digest
