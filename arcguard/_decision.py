@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -203,6 +206,12 @@ def reason_from_dict(d: dict[str, Any]) -> Reason:
     return _OtherReason(type=t, data=d)
 
 
+# Slot setters, taken once: the classes below refuse ``obj.attr = value``, and
+# a slot's own descriptor sets it several times faster than object.__setattr__.
+def _setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(cls.__dict__[n].__set__ for n in names)
+
+
 class RuleResult:
     """One rule's part in a decision.
 
@@ -235,18 +244,17 @@ class RuleResult:
         reason: Reason | str,
         ttl: float = 0.0,
     ) -> None:
-        setattr_ = object.__setattr__
-        setattr_(self, "kind", kind)
-        setattr_(self, "mode", mode)
-        setattr_(self, "state", state)
-        setattr_(self, "conclusion", conclusion)
-        setattr_(self, "ttl", ttl)
+        _rr_kind(self, kind)
+        _rr_mode(self, mode)
+        _rr_state(self, state)
+        _rr_conclusion(self, conclusion)
+        _rr_ttl(self, ttl)
         if isinstance(reason, str):
-            setattr_(self, "_reason", None)
-            setattr_(self, "_reason_text", reason)
+            _rr_reason(self, None)
+            _rr_text(self, reason)
         else:
-            setattr_(self, "_reason", reason)
-            setattr_(self, "_reason_text", "")
+            _rr_reason(self, reason)
+            _rr_text(self, "")
 
     @property
     def reason(self) -> Reason:
@@ -254,7 +262,7 @@ class RuleResult:
         reason = self._reason
         if reason is None:
             reason = reason_from_json(self._reason_text)
-            object.__setattr__(self, "_reason", reason)
+            _rr_reason(self, reason)
         return reason
 
     def is_denied(self) -> bool:
@@ -282,6 +290,20 @@ class RuleResult:
         raise AttributeError("RuleResult is immutable")
 
 
+_rr_kind, _rr_mode, _rr_state, _rr_conclusion, _rr_ttl, _rr_reason, _rr_text = _setters(
+    RuleResult, ("kind", "mode", "state", "conclusion", "ttl", "_reason", "_reason_text")
+)
+
+#: Decision ids: a per-process random prefix and a counter, formatted when read.
+_ID_PREFIX = "lrq_" + os.urandom(4).hex()
+_next_seq = itertools.count(1).__next__
+
+
+def _new_id() -> str:
+    """A fresh decision id (private; the guard's decisions made outright use it)."""
+    return f"{_ID_PREFIX}{_next_seq():x}"
+
+
 class Decision:
     """ArcGuard's decision about one request. Immutable.
 
@@ -301,14 +323,32 @@ class Decision:
         ip: the client IP used.
     """
 
-    __slots__ = ("_fail_open", "_reason", "conclusion", "id", "ip", "results", "ttl")
+    # Every attribute is a read-only property over a private slot: one is built
+    # per request, and plain slot stores cost a fraction of the
+    # ``object.__setattr__`` calls a ``__setattr__`` guard would need.
+    # ``_results`` is built on first use from ``_source`` (a builder and its
+    # argument) when the guard made the decision: most callers only ask
+    # ``is_denied()``, and one RuleResult per rule is most of a decision's cost.
+    # ``_reason`` is a Reason, a RuleResult standing for its (lazily parsed)
+    # reason, or the index of the result whose reason it is.
+    __slots__ = (
+        "_conclusion",
+        "_fail_open",
+        "_id",
+        "_ip",
+        "_reason",
+        "_results",
+        "_source",
+        "_ttl",
+    )
 
-    id: str
-    conclusion: Conclusion
-    results: tuple[RuleResult, ...]
-    ttl: float
-    ip: str
-    _reason: Reason | RuleResult
+    _conclusion: Conclusion
+    _ttl: float
+    _ip: str
+    _id: str | int
+    _reason: Reason | RuleResult | int
+    _results: tuple[RuleResult, ...] | None
+    _source: tuple[Callable[[Any], tuple[RuleResult, ...]], Any] | None
     _fail_open: bool
 
     def __init__(
@@ -322,50 +362,110 @@ class Decision:
         ip: str,
         fail_open: bool = True,
     ) -> None:
-        object.__setattr__(self, "id", id)
-        object.__setattr__(self, "conclusion", conclusion)
-        # A RuleResult stands for its (lazily parsed) reason.
-        object.__setattr__(self, "_reason", reason)
-        object.__setattr__(self, "results", results)
-        object.__setattr__(self, "ttl", ttl)
-        object.__setattr__(self, "ip", ip)
-        object.__setattr__(self, "_fail_open", fail_open)
+        self._id = id
+        self._conclusion = conclusion
+        self._reason = reason
+        self._results = results
+        self._source = None
+        self._ttl = ttl
+        self._ip = ip
+        self._fail_open = fail_open
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Decision is immutable")
+    @classmethod
+    def _deferred(
+        cls,
+        conclusion: Conclusion,
+        reason: Reason | RuleResult | int,
+        build: Callable[[Any], tuple[RuleResult, ...]],
+        source: Any,
+        ttl: float,
+        ip: str,
+        fail_open: bool,
+    ) -> Decision:
+        """A decision whose results ``build(source)`` makes when first asked for
+        (``reason`` may then be the index of the deciding result). Private."""
+        self = _new(cls)
+        self._id = _next_seq()
+        self._conclusion = conclusion
+        self._reason = reason
+        self._results = None
+        self._source = (build, source)
+        self._ttl = ttl
+        self._ip = ip
+        self._fail_open = fail_open
+        return self
+
+    @property
+    def id(self) -> str:
+        """A unique id, for logs."""
+        i = self._id
+        return i if type(i) is str else f"{_ID_PREFIX}{i:x}"
+
+    @property
+    def conclusion(self) -> Conclusion:
+        """ALLOW, DENY or ERROR."""
+        return self._conclusion
+
+    @property
+    def ttl(self) -> float:
+        """Seconds the DENY is cached for (0 otherwise)."""
+        return self._ttl
+
+    @property
+    def ip(self) -> str:
+        """The client IP used."""
+        return self._ip
+
+    @property
+    def results(self) -> tuple[RuleResult, ...]:
+        """One :class:`RuleResult` per rule, in the guard's order."""
+        results = self._results
+        if results is None:
+            build, source = self._source  # type: ignore[misc]
+            results = build(source)
+            # Built from immutable inputs: a race only builds an equal tuple twice.
+            self._results = results
+        return results
 
     @property
     def reason(self) -> Reason:
         """The deciding rule's reason, the error, or for ALLOW the last rule's reason."""
         r = self._reason
+        if isinstance(r, int):
+            return self.results[r].reason
         return r.reason if isinstance(r, RuleResult) else r
 
     def is_denied(self) -> bool:
         """True if the request should be refused (DENY, or ERROR when fail-closed)."""
-        c = self.conclusion
-        return c is Conclusion.DENY or (c is Conclusion.ERROR and not self._fail_open)
+        c = self._conclusion
+        return c is _DENY or (c is _ERROR and not self._fail_open)
 
     def is_allowed(self) -> bool:
         """True if the request may proceed (ALLOW, or ERROR when fail-open)."""
-        return not self.is_denied()
+        c = self._conclusion
+        return not (c is _DENY or (c is _ERROR and not self._fail_open))
 
     def is_error(self) -> bool:
         """True if no decision could be made (see ``reason`` for why)."""
-        return self.conclusion is Conclusion.ERROR
+        return self._conclusion is _ERROR
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, for logs and JSON output."""
         return {
             "id": self.id,
-            "conclusion": self.conclusion.value,
+            "conclusion": self._conclusion.value,
             "reason": self.reason.to_dict(),
-            "ttl": self.ttl,
-            "ip": self.ip,
+            "ttl": self._ttl,
+            "ip": self._ip,
             "rules": [r.to_dict() for r in self.results],
         }
 
     def __repr__(self) -> str:
         return (
-            f"Decision(conclusion={self.conclusion.value}, reason={self.reason!r}, "
-            f"ip={self.ip!r}, ttl={self.ttl})"
+            f"Decision(conclusion={self._conclusion.value}, reason={self.reason!r}, "
+            f"ip={self._ip!r}, ttl={self._ttl})"
         )
+
+
+_new = object.__new__
+_DENY, _ERROR = Conclusion.DENY, Conclusion.ERROR

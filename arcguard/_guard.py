@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
+import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ from ._decision import (
     Reason,
     RuleResult,
     RuleState,
+    _new_id,
 )
 from ._exceptions import ConfigurationError, CoreError, DecideError, TransportError
 from ._fingerprint import fingerprint
@@ -29,6 +30,7 @@ from ._request import (
 from ._rules import Rule, ShieldRule, rules_config
 
 if TYPE_CHECKING:
+    from ._engine import DirectRules, Note, RateLimitOutcome
     from ._transport import Transport
 
 __all__ = ["DEFAULT_TIMEOUT", "ArcGuard"]
@@ -55,12 +57,35 @@ _S_RUN, _S_DRY_RUN, _S_NOT_RUN, _S_CACHED = (
     RuleState.CACHED,
 )
 _NONE_REASON = Reason()
-_ids = itertools.count(1)
-_ID_PREFIX = "lrq_" + os.urandom(4).hex()
+#: The note of a rule the engine left as the core answered: its reason, no ttl.
+_CORE_NOTE = (None, 0.0)
+_next_id = _new_id
+
+# The core's result payload (core-wasm/core/src/result.rs): a u32 count, then
+# per rule a u8 code and the u32 length of its reason text. Decisions read the
+# codes at once and leave the texts to decode_results when results are asked for.
+_U32 = struct.Struct("<I")
+_RESULT_HEAD = struct.Struct("<BI")
+_u32_from = _U32.unpack_from
+_head_from = _RESULT_HEAD.unpack_from
 
 
-def _next_id() -> str:
-    return f"{_ID_PREFIX}{next(_ids):x}"
+def _result_codes(payload: bytes) -> list[int]:
+    """The per-rule codes of a core result payload (as decode_results reads them).
+
+    Raises:
+        CoreError: the payload is truncated.
+    """
+    try:
+        (count,) = _u32_from(payload, 0)
+        at, codes = 4, []
+        for _ in range(count):
+            code, length = _head_from(payload, at)
+            codes.append(code)
+            at += 5 + length
+    except struct.error as exc:
+        raise CoreError("the Wasm core returned a truncated result") from exc
+    return codes
 
 
 class ArcGuard:
@@ -140,7 +165,15 @@ class ArcGuard:
             (r.kind, r.mode, r.mode == "LIVE", r.rule_id, isinstance(r, ShieldRule))
             for r in self.rules
         )
-        self._has_shield = any(p[4] for p in self._plan)
+        self._n = len(self._plan)
+        self._live = tuple(p[2] for p in self._plan)
+        self._shields = tuple(i for i, p in enumerate(self._plan) if p[4])
+        self._characteristics = tuple(
+            getattr(r, "characteristics", ("ip.src",)) for r in self.rules
+        )
+        # An ALLOW stands for the last rule's reason.
+        self._allow_reason: Reason | int = self._n - 1 if self._n else _NONE_REASON
+        self._has_shield = bool(self._shields)
         self._scoped_cache = any(getattr(r, "match", None) is not None for r in self.rules)
         self._needs_body = self._has_shield
         self._remote_capable = any(r.remote for r in self.rules) or self._has_shield
@@ -148,6 +181,8 @@ class ArcGuard:
             platform = _detected_platform(env)
         self._policy = ProxyPolicy.build(trusted_proxies, platform)
         self._cache = DenyCache(cache_size)
+        # The cache's dict, to test for "empty" without a call on every request.
+        self._cache_entries = self._cache._data
         key = key if key is not None else env.get("ARCGUARD_KEY") or None
         self.dev_mode = key is None or env.get("ARCGUARD_ENV", "").lower() == "development"
         self._transport: Transport | None = transport
@@ -155,6 +190,25 @@ class ArcGuard:
         # a service, every locally made decision is also reported to it.
         if self._transport is None and (self._remote_capable or not self.dev_mode):
             self._transport = self._build_transport(key, endpoint, env)
+        self._direct = self._direct_rules()
+
+    def _direct_rules(self) -> DirectRules | None:
+        """The in-process engine's direct face for these rules, when the
+        transport is the plain in-process one (local dev mode): the same logic,
+        store and answers as ``transport.decide()``, without its generic path."""
+        t = self._transport
+        if t is None:
+            return None
+        from ._engine import DirectRules, rate_reason
+        from ._transport import InProcessTransport
+
+        if type(t) is not InProcessTransport:
+            return None
+        self._rate_reason = rate_reason
+        try:
+            return DirectRules(t.engine, self.rules)
+        except TypeError:  # an async-only store: keep the transport's own path
+            return None
 
     def _build_transport(
         self, key: str | None, endpoint: str | None, env: Mapping[str, str]
@@ -206,22 +260,32 @@ class ArcGuard:
             ValueError: ``requested`` is not a positive integer (a programming error).
             TypeError: ``request`` is of a kind ArcGuard cannot read.
         """
-        _check_requested(requested)
+        if type(requested) is not int or requested < 1:
+            _check_requested(requested)
         details, early = self._begin(request, extras)
         if early is not None:
             return early
-        return self._finish(details, requested)
+        ready = self._before_service(details, requested)
+        if type(ready) is Decision:
+            return ready
+        results, transport = ready  # type: ignore[misc]
+        try:
+            outcome = transport.decide(details, self.rules, requested=requested, local=results)
+        except DecideError as exc:
+            return self._error(details, exc, results)
+        return self._merge(details, results, outcome.results)
 
     async def aprotect(self, request: Any, *, requested: int = 1, **extras: Any) -> Decision:
         """The asyncio face of :meth:`protect`."""
-        _check_requested(requested)
+        if type(requested) is not int or requested < 1:
+            _check_requested(requested)
         details, early = self._begin(request, extras)
         if early is not None:
             return early
-        ready = self._before_service(details)
-        if isinstance(ready, Decision):
+        ready = self._before_service(details, requested)
+        if type(ready) is Decision:
             return ready
-        results, transport = ready
+        results, transport = ready  # type: ignore[misc]
         try:
             outcome = await transport.adecide(
                 details, self.rules, requested=requested, local=results
@@ -236,7 +300,7 @@ class ArcGuard:
         try:
             details = (
                 request
-                if isinstance(request, RequestDetails)
+                if type(request) is RequestDetails
                 else details_from_object(request, self._policy)
             )
             if extras:
@@ -247,102 +311,160 @@ class ArcGuard:
             logger.debug("could not read request: %r", exc)
             details = RequestDetails(ip="")
             return details, self._error(details, exc, None)
-        if self._cache:
+        if self._cache_entries:
             cached = self._cached(details)
             if cached is not None:
                 return details, cached
         return details, None
 
-    def _finish(self, details: RequestDetails, requested: int) -> Decision:
-        ready = self._before_service(details)
-        if isinstance(ready, Decision):
-            return ready
-        results, transport = ready
-        try:
-            outcome = transport.decide(details, self.rules, requested=requested, local=results)
-        except DecideError as exc:
-            return self._error(details, exc, results)
-        return self._merge(details, results, outcome.results)
-
     def _before_service(
-        self, details: RequestDetails
+        self, details: RequestDetails, requested: int
     ) -> Decision | tuple[list[tuple[int, str]], Transport]:
         """Everything before the one I/O step both faces differ in: the local
-        evaluation, and the cache of scoped rules. Returns the decision when
-        no service call is needed, else the local results and the transport."""
-        local = self._local(details)
-        if isinstance(local, Decision):
-            return local
-        results, denied, remote = local
-        if remote and self._scoped_cache and self._cache:
-            cached = self._cached(details, results)
-            if cached is not None:
-                return cached
-        if remote and self._transport is not None:
-            return results, self._transport
-        return self._local_decision(details, results, denied)
-
-    def _local(
-        self, details: RequestDetails
-    ) -> Decision | tuple[list[tuple[int, str]], bool, bool]:
-        """Runs the core; returns (raw results, a LIVE rule denied, service needed)."""
+        evaluation, the cache of scoped rules, and the in-process engine.
+        Returns the decision when no service call is needed, else the local
+        results and the transport."""
         try:
-            results = decode_results(self._core.evaluate_raw(self._config, details.encode()))
+            payload = self._core.evaluate_raw(self._config, details.encode())
+            codes = _result_codes(payload)
         except CoreError as exc:
             return self._error(details, exc, None)
-        if len(results) != len(self._plan):
+        if len(codes) != self._n:
             return self._error(details, CoreError("the core returned a wrong result count"), None)
-        denied = False
-        remote = False
-        for (code, _), (_, _, live, _, shield) in zip(results, self._plan, strict=True):
-            if code == _DENY:
-                if live:
-                    denied = True
-            elif code == _NEEDS_REMOTE:
-                remote = True
-            elif shield and code == _ALLOW:
-                remote = True  # is this client blocked for earlier attacks?
-        if denied:
-            remote = False
-        return results, denied, remote
+        deciding = -1  # the first LIVE rule that denied
+        if _DENY in codes:
+            live = self._live
+            for i, code in enumerate(codes):
+                if code == _DENY and live[i]:
+                    deciding = i
+                    break
+        if deciding < 0 and (
+            _NEEDS_REMOTE in codes
+            or (self._shields and any(codes[i] == _ALLOW for i in self._shields))
+        ):  # a rate limit to check, or a shield asking whether this client is blocked
+            if self._scoped_cache and self._cache_entries:
+                cached = self._cached(details, codes)
+                if cached is not None:
+                    return cached
+            if self._direct is not None:
+                return self._direct_decision(details, requested, payload, codes)
+            if self._transport is not None:
+                return decode_results(payload), self._transport
+        return self._local_decision(details, payload, codes, deciding)
 
     def _local_decision(
-        self, details: RequestDetails, results: list[tuple[int, str]], denied: bool
+        self, details: RequestDetails, payload: bytes, codes: list[int], deciding: int
     ) -> Decision:
+        transport = self._transport
+        if transport is not None and (
+            self._direct is None
+            or (self._shields and any(codes[i] == _DENY for i in self._shields))
+        ):  # (in-process, a report only counts shield suspicion)
+            transport.report(details, self.rules, decode_results(payload))
+        if deciding >= 0:
+            return Decision._deferred(
+                _C_DENY, deciding, self._local_results, payload, 0.0, details.ip, self.fail_open
+            )
+        return Decision._deferred(
+            _C_ALLOW,
+            self._allow_reason,
+            self._local_results,
+            payload,
+            0.0,
+            details.ip,
+            self.fail_open,
+        )
+
+    def _local_results(self, payload: bytes) -> tuple[RuleResult, ...]:
         rule_results = []
-        deciding: RuleResult | None = None
-        for (code, text), (kind, mode, live, _, _) in zip(results, self._plan, strict=True):
+        for (code, text), (kind, mode, live, _, _) in zip(
+            decode_results(payload), self._plan, strict=True
+        ):
             if code == _NEEDS_REMOTE or code == _NOT_RUN:
                 # A remote rule not asked (a LIVE rule denied first), or a
                 # rule whose match did not apply.
                 rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, text)
             else:
                 state = _S_RUN if live else _S_DRY_RUN
-                rr = RuleResult(kind, mode, state, _CONCLUSION[code], text)
-                if live and code == _DENY and deciding is None:
-                    deciding = rr
+                rr = RuleResult(kind, mode, state, _CONCLUSION.get(code, _C_ERROR), text)
             rule_results.append(rr)
-        if self._transport is not None:
-            self._transport.report(details, self.rules, results)
-        if deciding is not None:
-            return Decision(
-                id=_next_id(),
-                conclusion=_C_DENY,
-                reason=deciding,
-                results=tuple(rule_results),
-                ttl=0.0,
-                ip=details.ip,
-                fail_open=self.fail_open,
+        return tuple(rule_results)
+
+    def _direct_decision(
+        self, details: RequestDetails, requested: int, payload: bytes, codes: list[int]
+    ) -> Decision:
+        """The in-process engine's answer, as :meth:`_merge` makes a decision of it."""
+        final, notes = self._direct.resolve(details, requested, codes)  # type: ignore[union-attr]
+        source = (payload, final, notes)
+        if _DENY not in final and _ERROR not in final:
+            return Decision._deferred(
+                _C_ALLOW,
+                self._allow_reason,
+                self._merged_results,
+                source,
+                0.0,
+                details.ip,
+                self.fail_open,
             )
-        return Decision(
-            id=_next_id(),
-            conclusion=_C_ALLOW,
-            reason=rule_results[-1] if rule_results else _NONE_REASON,
-            results=tuple(rule_results),
-            ttl=0.0,
-            ip=details.ip,
-            fail_open=self.fail_open,
+        deciding = error = -1
+        ttl = 0.0
+        live = self._live
+        for i, code in enumerate(final):
+            if code == _DENY:
+                if live[i]:
+                    reason, rule_ttl = notes.get(i, _CORE_NOTE)
+                    if rule_ttl > 0:
+                        key = fingerprint(self._characteristics[i], details)
+                        text = self._reason_text(reason, payload, i)
+                        self._cache.put((self._plan[i][3], key), text, rule_ttl)
+                    if deciding < 0:
+                        deciding, ttl = i, rule_ttl
+            elif code == _ERROR and error < 0 and live[i]:
+                error = i
+        if deciding >= 0:
+            conclusion, reason_at = _C_DENY, deciding
+        elif error >= 0:
+            conclusion, reason_at = _C_ERROR, error
+        else:
+            conclusion, reason_at = _C_ALLOW, self._allow_reason  # type: ignore[assignment]
+        return Decision._deferred(
+            conclusion,
+            reason_at,
+            self._merged_results,
+            source,
+            ttl,
+            details.ip,
+            self.fail_open,
         )
+
+    def _reason_text(self, reason: str | RateLimitOutcome | None, payload: bytes, i: int) -> str:
+        """The JSON text of a :data:`~._engine.Note`'s reason."""
+        if reason is None:
+            return decode_results(payload)[i][1]
+        if isinstance(reason, str):
+            return reason
+        return self._rate_reason(reason)
+
+    def _merged_results(
+        self, source: tuple[bytes, list[int], dict[int, Note]]
+    ) -> tuple[RuleResult, ...]:
+        payload, final, notes = source
+        rule_results = []
+        for i, ((_, text), code, (kind, mode, live, _, _)) in enumerate(
+            zip(decode_results(payload), final, self._plan, strict=True)
+        ):
+            reason, ttl = notes.get(i, _CORE_NOTE)
+            if reason is None:
+                reason = text
+            elif not isinstance(reason, str):
+                reason = self._rate_reason(reason)
+            if code == _NOT_RUN:
+                rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, reason)
+            else:
+                state = _S_RUN if live else _S_DRY_RUN
+                rr = RuleResult(kind, mode, state, _CONCLUSION.get(code, _C_ERROR), reason, ttl)
+            rule_results.append(rr)
+        return tuple(rule_results)
 
     def _merge(
         self, details: RequestDetails, local: list[tuple[int, str]], outcomes: Sequence[Any]
@@ -393,9 +515,7 @@ class ArcGuard:
             fail_open=self.fail_open,
         )
 
-    def _cached(
-        self, details: RequestDetails, local: list[tuple[int, str]] | None = None
-    ) -> Decision | None:
+    def _cached(self, details: RequestDetails, local: list[int] | None = None) -> Decision | None:
         """A cached DENY of a LIVE rule that applies to this request.
 
         Before the local evaluation (``local`` None) only rules without a
@@ -412,9 +532,9 @@ class ArcGuard:
             if local is None:
                 if scoped:
                     continue
-            elif not scoped or local[i][0] != _NEEDS_REMOTE:
+            elif not scoped or local[i] != _NEEDS_REMOTE:
                 continue
-            key = fingerprint(getattr(rule, "characteristics", ("ip.src",)), details)
+            key = fingerprint(self._characteristics[i], details)
             hit = self._cache.get((rule_id, key))
             if hit is None:
                 continue

@@ -140,6 +140,8 @@ class RequestDetails:
 
     def encode(self) -> bytes:
         """The core's lean wire format (see core-wasm/core/src/request.rs)."""
+        raw_headers = self._raw_headers
+        extras = self.extras
         items = [
             self.ip.encode("utf-8", "surrogateescape"),
             self.method.encode("latin-1", "replace"),
@@ -147,16 +149,15 @@ class RequestDetails:
             self.path.encode("utf-8", "surrogateescape"),
             self.query.encode("utf-8", "surrogateescape"),
             self.body,
+            *_chain(raw_headers),
         ]
-        items.extend(_chain(self._raw_headers))
-        extras = self.extras
         if extras:
             for k, v in extras.items():
                 items.append(k.encode("utf-8", "surrogateescape"))
                 items.append(v.encode("utf-8", "surrogateescape"))
-        return _head(len(items)).pack(
-            len(self._raw_headers), len(extras), *map(len, items)
-        ) + b"".join(items)
+        n = len(items)
+        head = _HEADS.get(n) or _head(n)
+        return head.pack(len(raw_headers), len(extras), *map(len, items)) + b"".join(items)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (the CLI's JSON request format)."""
@@ -175,9 +176,17 @@ class RequestDetails:
         return f"RequestDetails(ip={self.ip!r}, method={self.method!r}, path={self.path!r})"
 
 
+#: The header of an encoding of n items: counts of headers and extras, then
+#: each item's length. A plain dict in front of the lru_cache: one lookup.
+_HEADS: dict[int, struct.Struct] = {}
+
+
 @lru_cache(maxsize=256)
 def _head(n_items: int) -> struct.Struct:
-    return struct.Struct(f"<{n_items + 2}I")
+    head = struct.Struct(f"<{n_items + 2}I")
+    if len(_HEADS) < 256:
+        _HEADS[n_items] = head
+    return head
 
 
 _chain = chain.from_iterable
@@ -380,13 +389,16 @@ def details_from_object(request: Any, policy: ProxyPolicy = DEFAULT_POLICY) -> R
     Raises:
         TypeError: for an object it cannot read.
     """
-    if isinstance(request, RequestDetails):
-        return request
-    if isinstance(request, Mapping):
-        if "type" in request and request.get("type") in ("http", "websocket"):
+    if type(request) is dict or (
+        not isinstance(request, RequestDetails) and isinstance(request, Mapping)
+    ):
+        kind = request.get("type")
+        if kind == "http" or kind == "websocket":
             return details_from_asgi(request, policy)
         if "REQUEST_METHOD" in request:
             return details_from_wsgi(request, policy)
+    elif isinstance(request, RequestDetails):
+        return request
     scope = getattr(request, "scope", None)
     if isinstance(scope, Mapping):
         return details_from_asgi(scope, policy)

@@ -17,9 +17,12 @@ from .engine import (
     CODE_NEEDS_REMOTE,
     CODE_NOT_RUN,
     DEFAULT_MAX_RULESETS,
+    DirectRules,
     Engine,
     EngineDecision,
+    Note,
     RuleOutcome,
+    rate_reason,
 )
 from .memory import DEFAULT_MAX_KEYS, AsyncMemoryStore, MemoryStore
 from .ratelimit import LimitSpec, RateLimitOutcome, spec_for
@@ -38,10 +41,12 @@ __all__ = [
     "DEFAULT_MAX_RULESETS",
     "AsyncMemoryStore",
     "AsyncStore",
+    "DirectRules",
     "Engine",
     "EngineDecision",
     "LimitSpec",
     "MemoryStore",
+    "Note",
     "RateLimitOutcome",
     "RedisSettings",
     "RedisStore",
@@ -49,6 +54,7 @@ __all__ = [
     "Store",
     "StoreUnavailable",
     "SyncRedisStore",
+    "rate_reason",
     "spec_for",
 ]
 

@@ -58,9 +58,12 @@ __all__ = [
     "CODE_NEEDS_REMOTE",
     "CODE_NOT_RUN",
     "DEFAULT_MAX_RULESETS",
+    "DirectRules",
     "Engine",
     "EngineDecision",
+    "Note",
     "RuleOutcome",
+    "rate_reason",
 ]
 
 CODE_ALLOW = 0
@@ -102,13 +105,32 @@ def _error(message: str) -> RuleOutcome:
     return RuleOutcome(CODE_ERROR, json.dumps({"type": "ERROR", "message": message}))
 
 
+# %-formatting by hand: json.dumps costs more than the whole store check.
+# ``reset`` to the microsecond; o[1:] is (limit, remaining, reset, window).
 _RATE_REASON = '{"type":"RATE_LIMIT","max":%d,"remaining":%d,"reset":%.6f,"window":%r}'
 
 
-def _rate_reason(o: RateLimitOutcome) -> str:
-    # %-formatting by hand: json.dumps costs more than the whole store check.
-    # ``reset`` to the microsecond; o[1:] is (limit, remaining, reset, window).
+def rate_reason(o: RateLimitOutcome) -> str:
+    """The ``RATE_LIMIT`` reason text of a store's answer (what :class:`RuleOutcome` carries)."""
     return _RATE_REASON % o[1:]
+
+
+def _rate_verdict(rp: _RulePlan, o: RateLimitOutcome) -> tuple[int, float]:
+    """Code and ttl of a rate-limit rule given the store's answer."""
+    if o.allowed:
+        return CODE_ALLOW, 0.0
+    return CODE_DENY, (o.reset if rp.live else 0.0)
+
+
+def _rate_key(rp: _RulePlan, details: RequestDetails) -> str:
+    # "<rule_id>:<fingerprint>"; the default (client IP) without the generic call.
+    if rp.ip_prefix:
+        return rp.ip_prefix + ip_key(details.ip)
+    return rp.rule_id + ":" + fingerprint(rp.characteristics, details)
+
+
+def _shield_key(rp: _RulePlan, details: RequestDetails) -> str:
+    return rp.rule_id + ":" + ip_key(details.ip)
 
 
 class _RulePlan:
@@ -117,6 +139,7 @@ class _RulePlan:
     __slots__ = (
         "block_for",
         "characteristics",
+        "ip_prefix",
         "kind",
         "live",
         "role",
@@ -133,11 +156,16 @@ class _RulePlan:
         self.role = _OTHER
         self.characteristics: tuple[str, ...] = ()
         self.spec: LimitSpec | None = None
+        #: the key's constant part when the fingerprint is the client IP's
+        #: ("<rule_id>:ip:", see fingerprint()); "" otherwise
+        self.ip_prefix = ""
         self.threshold, self.window, self.block_for = 0, 0.0, 0.0
         if isinstance(rule, RateLimitRule):
             self.role = _RATE
             self.characteristics = rule.characteristics
             self.spec = spec_for(rule)
+            if tuple(rule.characteristics) == ("ip.src",):
+                self.ip_prefix = self.rule_id + ":ip:"
         elif isinstance(rule, ShieldRule):
             self.role = _SHIELD
             self.threshold, self.window, self.block_for = (
@@ -388,21 +416,17 @@ class Engine:
                 if denied:
                     res = RuleOutcome(CODE_NOT_RUN, reason)
                 else:
-                    key = rp.rule_id + ":" + fingerprint(rp.characteristics, details)
+                    key = _rate_key(rp, details)
                     try:
                         o: RateLimitOutcome = yield ("hit", rp.spec, key, requested, now)
                     except StoreUnavailable as exc:
                         res = _error(str(exc))
                     else:
-                        if o.allowed:
-                            res = RuleOutcome(CODE_ALLOW, _rate_reason(o))
-                        else:
-                            res = RuleOutcome(
-                                CODE_DENY, _rate_reason(o), o.reset if rp.live else 0.0
-                            )
+                        verdict, ttl = _rate_verdict(rp, o)
+                        res = RuleOutcome(verdict, rate_reason(o), ttl)
             elif rp.role == _SHIELD and code in (CODE_ALLOW, CODE_DENY):
                 res = RuleOutcome(code, reason)
-                ckey = rp.rule_id + ":" + ip_key(details.ip)
+                ckey = _shield_key(rp, details)
                 if code == CODE_DENY:
                     try:
                         if (yield ("incr_window", ckey, rp.window, 1, now)) >= rp.threshold:
@@ -433,7 +457,109 @@ class Engine:
     ) -> _Logic:
         for rp, (code, _reason) in zip(plan.rules, local, strict=True):
             if rp.role == _SHIELD and code == CODE_DENY:
-                ckey = rp.rule_id + ":" + ip_key(details.ip)
+                ckey = _shield_key(rp, details)
                 if (yield ("incr_window", ckey, rp.window, 1, now)) >= rp.threshold:
                     yield ("block", ckey, rp.block_for, now)
         return None
+
+
+#: What :meth:`DirectRules.resolve` says of a rule whose answer is not the
+#: core's: ``(reason, ttl)``, where ``reason`` is JSON text, the store's
+#: :class:`RateLimitOutcome` (its text is :func:`rate_reason` of it, built only
+#: by a caller that needs it), or None for the core's own reason.
+Note = tuple["str | RateLimitOutcome | None", float]
+
+
+class DirectRules:
+    """:meth:`Engine.decide` for one rule set over a sync store, called directly.
+
+    The steps of the engine's logic (``Engine._logic``, see the module
+    docstring), in the same order, with the same keys, store operations and
+    verdicts; only the driving differs: the store is called instead of a
+    generator yielding to a driver, and reason texts are left to the caller.
+    The SDK's local dev mode builds one per guard, so a request pays for the
+    store check and little else. ``tests/engine/test_direct.py`` holds both
+    faces to identical answers.
+
+    One shortcut: with a store that counts its block flags
+    (:attr:`MemoryStore.blocks`), a clean shield result is not looked up while
+    no client is blocked at all (the lookup would answer 0.0).
+
+    Raises:
+        TypeError: the engine has no sync store.
+    """
+
+    __slots__ = ("_clock", "_counts_blocks", "_rules", "_store")
+
+    def __init__(self, engine: Engine, rules: tuple[Rule, ...]) -> None:
+        store = engine._sync_store
+        if store is None:
+            raise TypeError("this engine has an async store: no direct face")
+        self._store = store
+        self._clock = engine._clock
+        self._rules = tuple(enumerate(engine._plan(rules).rules))
+        self._counts_blocks = type(getattr(store, "blocks", None)) is int
+
+    def resolve(
+        self, details: RequestDetails, requested: int, codes: Sequence[int]
+    ) -> tuple[list[int], dict[int, Note]]:
+        """Completes the core's result codes (one per rule) like :meth:`Engine.decide`.
+
+        Returns the final code of every rule and, by rule index, the reason
+        and ttl of each rule whose answer is not the core's own (the others
+        keep the core's reason, ttl 0). ``requested`` must be a positive int
+        and ``codes`` hold one code per rule (the guard checked both).
+        """
+        store = self._store
+        now = self._clock()
+        final = list(codes)
+        notes: dict[int, Note] = {}
+        denied = False  # a LIVE rule has denied
+        for i, rp in self._rules:
+            code = final[i]
+            role = rp.role
+            if role == _RATE and code == CODE_NEEDS_REMOTE:
+                if denied:
+                    final[i] = CODE_NOT_RUN
+                    continue
+                try:
+                    o: RateLimitOutcome = store.hit(rp.spec, _rate_key(rp, details), requested, now)
+                except StoreUnavailable as exc:
+                    final[i] = CODE_ERROR
+                    notes[i] = (_error(str(exc)).reason, 0.0)
+                    continue
+                code, ttl = _rate_verdict(rp, o)
+                final[i] = code
+                notes[i] = (o, ttl)
+            elif role == _SHIELD and (code == CODE_ALLOW or code == CODE_DENY):
+                if code == CODE_DENY:
+                    ckey = _shield_key(rp, details)
+                    try:
+                        if store.incr_window(ckey, rp.window, 1, now) >= rp.threshold:
+                            store.block(ckey, rp.block_for, now)
+                            if rp.live:
+                                notes[i] = (None, rp.block_for)
+                    except StoreUnavailable:
+                        pass  # the local verdict stands; this suspicion is not counted
+                elif not denied and (store.blocks if self._counts_blocks else True):
+                    try:
+                        left: float = store.blocked_for(_shield_key(rp, details), now)
+                    except StoreUnavailable as exc:
+                        final[i] = code = CODE_ERROR
+                        notes[i] = (_error(str(exc)).reason, 0.0)
+                    else:
+                        if left > 0.0:
+                            final[i] = code = CODE_DENY
+                            notes[i] = (_ESCALATED, left if rp.live else 0.0)
+            elif code == CODE_NEEDS_REMOTE:
+                final[i] = code = CODE_ERROR
+                kind = rp.kind
+                notes[i] = (
+                    _error(
+                        f"the engine cannot resolve a remote check for rule kind {kind!r}"
+                    ).reason,
+                    0.0,
+                )
+            if code == CODE_DENY and rp.live:
+                denied = True
+        return final, notes

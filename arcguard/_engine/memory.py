@@ -38,7 +38,7 @@ import math
 import threading
 from typing import Any
 
-from .ratelimit import LimitSpec, RateLimitOutcome, expires_at, hit, state_weight
+from .ratelimit import STRATEGIES, LimitSpec, RateLimitOutcome
 
 __all__ = ["DEFAULT_MAX_KEYS", "AsyncMemoryStore", "MemoryStore"]
 
@@ -81,6 +81,11 @@ class MemoryStore:
         self._heap: list[tuple[float, int, int, Any]] = []
         self._seq = itertools.count()
         self.evictions = 0
+        #: Block flags held (expired ones included until forgotten). While it
+        #: is 0, :meth:`blocked_for` answers 0.0 for every key, so a caller may
+        #: skip asking (read without the lock: a block set concurrently with
+        #: the read is as if set just after it).
+        self.blocks = 0
         self.aio = AsyncMemoryStore(self)
 
     def __len__(self) -> int:
@@ -90,18 +95,19 @@ class MemoryStore:
 
     def hit(self, spec: LimitSpec, key: str, cost: int, now: float) -> RateLimitOutcome:
         """See :meth:`.store.Store.hit`."""
+        check, expiry, weight = STRATEGIES[spec.algorithm]
         with self._lock:
             rec = self._data.get(key)
             if rec is not None and (rec[_TAG] is spec or rec[_TAG] == spec):
-                state, outcome = hit(spec, rec[_STATE], now, cost)
+                state, outcome = check(spec, rec[_STATE], now, cost)
                 rec[_STATE] = state
-                rec[_EXPIRY] = expires_at(spec, state)
-                rec[_WEIGHT] = state_weight(state)
+                rec[_EXPIRY] = expiry(spec, state)
+                rec[_WEIGHT] = weight(state)
                 rec[_TAG] = spec
             else:
-                state, outcome = hit(spec, None, now, cost)
-                self._put(key, [state, expires_at(spec, state), state_weight(state), spec], rec)
-            return outcome
+                state, outcome = check(spec, None, now, cost)
+                self._put(key, [state, expiry(spec, state), weight(state), spec], rec)
+            return outcome  # type: ignore[no-any-return]
 
     def incr_window(self, key: str, window_s: float, amount: int, now: float) -> int:
         """See :meth:`.store.Store.incr_window`."""
@@ -128,6 +134,7 @@ class MemoryStore:
                     rec[_STATE] = rec[_EXPIRY] = until
             else:
                 self._put(k, [until, until, _BLOCK_WEIGHT, "block"], None)
+                self.blocks += 1
 
     def blocked_for(self, key: str, now: float) -> float:
         """See :meth:`.store.Store.blocked_for`."""
@@ -147,6 +154,7 @@ class MemoryStore:
         with self._lock:
             self._data.clear()
             self._heap.clear()
+            self.blocks = 0
 
     # -- bounds -------------------------------------------------------------------
 
@@ -175,6 +183,8 @@ class MemoryStore:
                 continue
             del data[key]
             self.evictions += 1
+            if rec[_TAG] == "block":
+                self.blocks -= 1
             return
 
     def _priority_of(self, key: Any) -> tuple[float, int]:

@@ -36,11 +36,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from .._rules import FixedWindowRule, RateLimitRule, SlidingWindowRule, TokenBucketRule
 
 __all__ = [
+    "STRATEGIES",
     "BucketState",
     "LimitSpec",
     "RateLimitOutcome",
@@ -234,10 +235,37 @@ def token_bucket_hit(
     )
 
 
-_HIT: dict[str, Callable[..., tuple[State, RateLimitOutcome]]] = {
-    "fixed_window": fixed_window_hit,
-    "sliding_window": sliding_window_hit,
-    "token_bucket": token_bucket_hit,
+def _window_expiry(spec: LimitSpec, state: WindowState) -> float:
+    return (state.window_index + 1) * spec.window
+
+
+def _sliding_expiry(spec: LimitSpec, state: SlidingState) -> float:
+    return (state.window_index + 2) * spec.window
+
+
+def _bucket_expiry(spec: LimitSpec, state: BucketState) -> float:
+    return state.last + (spec.limit - state.tokens) * spec.window / spec.refill
+
+
+def _window_weight(state: WindowState) -> int:
+    return state.hits
+
+
+def _sliding_weight(state: SlidingState) -> int:
+    return state.prev + state.cur
+
+
+def _bucket_weight(state: BucketState) -> int:
+    return 0
+
+
+#: Per algorithm: its check, its state's expiry and its state's weight (see
+#: :func:`hit`, :func:`expires_at`, :func:`state_weight`), looked up once per
+#: check by the memory store instead of dispatching three times.
+STRATEGIES: dict[str, tuple[Callable[..., Any], Callable[..., float], Callable[..., int]]] = {
+    "fixed_window": (fixed_window_hit, _window_expiry, _window_weight),
+    "sliding_window": (sliding_window_hit, _sliding_expiry, _sliding_weight),
+    "token_bucket": (token_bucket_hit, _bucket_expiry, _bucket_weight),
 }
 
 
@@ -245,7 +273,8 @@ def hit(
     spec: LimitSpec, state: State | None, now: float, cost: int
 ) -> tuple[State, RateLimitOutcome]:
     """One check of any strategy: dispatches on ``spec.algorithm``."""
-    return _HIT[spec.algorithm](spec, state, now, cost)
+    result: tuple[State, RateLimitOutcome] = STRATEGIES[spec.algorithm][0](spec, state, now, cost)
+    return result
 
 
 def expires_at(spec: LimitSpec, state: State) -> float:
@@ -255,10 +284,10 @@ def expires_at(spec: LimitSpec, state: State) -> float:
     what the stores' expiry (memory eviction, Redis ``PEXPIRE``) relies on.
     """
     if isinstance(state, BucketState):
-        return state.last + (spec.limit - state.tokens) * spec.window / spec.refill
+        return _bucket_expiry(spec, state)
     if isinstance(state, SlidingState):
-        return (state.window_index + 2) * spec.window
-    return (state.window_index + 1) * spec.window
+        return _sliding_expiry(spec, state)
+    return _window_expiry(spec, state)
 
 
 def state_weight(state: State) -> int:
@@ -267,7 +296,7 @@ def state_weight(state: State) -> int:
     Among states expiring together, the memory store forgets the lightest first.
     """
     if isinstance(state, SlidingState):
-        return state.prev + state.cur
+        return _sliding_weight(state)
     if isinstance(state, WindowState):
-        return state.hits
+        return _window_weight(state)
     return 0
