@@ -39,10 +39,19 @@ DenyResponse = tuple[int, list[tuple[str, str]], bytes]
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 
 
+_RATE_LIMIT_KINDS = frozenset({"fixed_window", "sliding_window", "token_bucket"})
+
+
+def _has_limits(guard: ArcGuard) -> bool:
+    # Without a rate-limit rule an allowed response gets no RateLimit headers,
+    # and its decision's results need not be built to find that out.
+    return any(r.kind in _RATE_LIMIT_KINDS for r in guard.rules)
+
+
 def _limits(decision: Decision) -> list[RateLimitReason]:
     out = []
     for r in decision.results:
-        if r.kind in ("fixed_window", "sliding_window", "token_bucket"):
+        if r.kind in _RATE_LIMIT_KINDS:
             reason = r.reason
             if isinstance(reason, RateLimitReason) and reason.max > 0:
                 out.append(reason)
@@ -120,6 +129,7 @@ class ArcGuardMiddleware:
         self.guard = guard
         self.on_deny = on_deny or default_deny_response
         self.add_rate_limit_headers = add_rate_limit_headers
+        self._has_limits = _has_limits(guard)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -162,7 +172,9 @@ class ArcGuardMiddleware:
             app_receive: Receive = receive_replayed
         else:
             app_receive = receive
-        extra = rate_limit_headers(decision) if self.add_rate_limit_headers else []
+        extra = (
+            rate_limit_headers(decision) if self.add_rate_limit_headers and self._has_limits else []
+        )
         if not extra:
             await self.app(scope, app_receive, send)
             return
@@ -236,6 +248,7 @@ class ArcGuardWSGIMiddleware:
         self.guard = guard
         self.on_deny = on_deny or default_deny_response
         self.add_rate_limit_headers = add_rate_limit_headers
+        self._has_limits = _has_limits(guard)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -258,7 +271,9 @@ class ArcGuardWSGIMiddleware:
             status, headers, content = self.on_deny(decision, environ.get("HTTP_ACCEPT", ""))
             start_response(f"{status} {_REASONS.get(status, 'Denied')}", headers)
             return [content]
-        extra = rate_limit_headers(decision) if self.add_rate_limit_headers else []
+        extra = (
+            rate_limit_headers(decision) if self.add_rate_limit_headers and self._has_limits else []
+        )
         if not extra:
             return self.app(environ, start_response)
 
