@@ -464,13 +464,30 @@ pub(crate) fn is_cmdi_classes(s: &str, m: u64, view: &mut String) -> bool {
         b
     };
     let mut echo = EchoRedirect::default();
+    // The separator bytes `s` holds (`v` holds no others: the shell view
+    // only drops bytes or writes spaces): with at most three of them, the
+    // next one is found by `memchr` instead of a table look-up per byte.
+    let mut seps = [0u8; 9];
+    let mut kinds = 0;
+    for &(bit, c) in &[(SEMI, b';'), (PIPE, b'|'), (AMP, b'&'), (BTICK, b'`'), (LF, b'\n'), (CR, b'\r'), (DOLLAR, b'$'), (LT, b'<'), (GT, b'>')] {
+        if m & bit != 0 {
+            seps[kinds] = c;
+            kinds += 1;
+        }
+    }
     let mut i = 0;
     while i < v.len() {
+        let found = match kinds {
+            1 => memchr::memchr(seps[0], &v[i..]),
+            2 => memchr::memchr2(seps[0], seps[1], &v[i..]),
+            3 => memchr::memchr3(seps[0], seps[1], seps[2], &v[i..]),
+            _ => v[i..].iter().position(|&c| SEPARATOR_START[c as usize]),
+        };
+        i = match found {
+            Some(p) => i + p,
+            None => break,
+        };
         let c = v[i];
-        if !SEPARATOR_START[c as usize] {
-            i += 1;
-            continue;
-        }
         let (sep_len, strong) = match c {
             b';' => (1, false),
             b'\n' | b'\r' => (1, true),

@@ -26,14 +26,47 @@ pub(crate) enum Grammar {
     Date,
 }
 
+/// Structured headers and their grammars, by lower-case name.
+const STRUCTURED: &[(&str, Grammar)] = &[
+    ("accept", Grammar::List),
+    ("accept-encoding", Grammar::List),
+    ("accept-language", Grammar::List),
+    ("accept-charset", Grammar::List),
+    ("te", Grammar::List),
+    ("cache-control", Grammar::List),
+    ("pragma", Grammar::List),
+    ("connection", Grammar::List),
+    ("priority", Grammar::List),
+    ("upgrade-insecure-requests", Grammar::List),
+    ("dnt", Grammar::List),
+    ("if-modified-since", Grammar::Date),
+    ("if-unmodified-since", Grammar::Date),
+];
+
+/// For each first byte, a bit per length (below 32) of the names in
+/// `STRUCTURED` starting with it: most names are ruled out by one load,
+/// before any string comparison (a byte loop in Wasm).
+const fn structured_lengths() -> [u32; 256] {
+    let mut out = [0u32; 256];
+    let mut i = 0;
+    while i < STRUCTURED.len() {
+        let w = STRUCTURED[i].0.as_bytes();
+        out[w[0] as usize] |= 1 << w.len();
+        i += 1;
+    }
+    out
+}
+
+static STRUCTURED_LENGTHS: [u32; 256] = structured_lengths();
+
 /// The grammar of a structured header, by lower-case name.
 pub(crate) fn grammar(name: &str) -> Option<Grammar> {
-    match name {
-        "accept" | "accept-encoding" | "accept-language" | "accept-charset" | "te" | "cache-control" | "pragma"
-        | "connection" | "priority" | "upgrade-insecure-requests" | "dnt" => Some(Grammar::List),
-        "if-modified-since" | "if-unmodified-since" => Some(Grammar::Date),
-        _ => None,
+    let n = name.as_bytes();
+    let first = n.first().copied().unwrap_or(0);
+    if n.len() >= 32 || STRUCTURED_LENGTHS[first as usize] & (1 << n.len()) == 0 {
+        return None;
     }
+    STRUCTURED.iter().find(|(k, _)| k.as_bytes() == n).map(|&(_, g)| g)
 }
 
 /// Whether `value` fits `g` (and so needs no scan).
@@ -194,6 +227,10 @@ mod tests {
         }
         assert!(!fits(Grammar::Date, "Wed, 21 Oct 2015 07:28:00 GMT' or 1=1--"));
         assert_eq!(grammar("user-agent"), None);
+        assert_eq!(grammar(""), None);
+        for (name, g) in STRUCTURED {
+            assert_eq!(grammar(name), Some(*g), "{}", name);
+        }
         assert_eq!(grammar("referer"), None);
     }
 }

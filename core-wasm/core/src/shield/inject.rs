@@ -96,6 +96,27 @@ fn template_expr(inner: &str) -> bool {
 }
 
 
+/// [`is_ssti`] given the byte classes `m` of `s`. Without any of the other
+/// bytes that start a marker or a delimiter (`{<#_$*@~`), only the markers
+/// ending in `(` can occur: they are looked for from each `(` alone.
+pub(crate) fn is_ssti_classes(s: &str, m: u64) -> bool {
+    use super::prefilter::{AT, DOLLAR, HASH, LBRACE, LPAR, LT, STAR, TILDE, UNDERSCORE};
+    if m & (LBRACE | LT | HASH | UNDERSCORE | DOLLAR | STAR | AT | TILDE) != 0 {
+        return is_ssti(s);
+    }
+    if m & LPAR == 0 {
+        return false;
+    }
+    let b = s.as_bytes();
+    for i in memchr::memchr_iter(b'(', b) {
+        let head = &b[..=i];
+        if head.ends_with(b"?new(") || head.ends_with(b".getruntime(") {
+            return true;
+        }
+    }
+    super::normalize::find(b, b"freemarker.template").is_some()
+}
+
 /// Whether `s` (normalised) is a server-side template injection.
 pub(crate) fn is_ssti(s: &str) -> bool {
     let b = s.as_bytes();

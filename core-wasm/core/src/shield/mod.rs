@@ -262,7 +262,7 @@ impl<'l> Scanner<'l> {
                 Xxe => inject::is_xxe(s),
                 Crlf => inject::is_crlf(s),
                 NosqlInjection => inject::is_nosql_classes(s, m),
-                TemplateInjection => inject::is_ssti(s),
+                TemplateInjection => inject::is_ssti_classes(s, m),
                 CommandInjection => cmdi::is_cmdi_classes(s, m, view),
                 SqlInjection => sqli::is_sqli_classes(s, m, sens, toks),
                 Xss => xss::is_xss_classes(s, m, sens),
@@ -353,6 +353,11 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail = ca.remainder() == cb.remainder();
     tail && ca.zip(cb).all(|(x, y)| u64::from_le_bytes([x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[7]]) == u64::from_le_bytes([y[0], y[1], y[2], y[3], y[4], y[5], y[6], y[7]]))
+}
+
+/// [`Request::header`] comparing names with [`same_bytes`].
+fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers.iter().find(|(k, _)| same_bytes(k.as_bytes(), name.as_bytes())).map(|(_, v)| v.as_ref())
 }
 
 /// Copies `value` lower-cased (ASCII) into `out`.
@@ -490,8 +495,9 @@ impl ShieldRule {
     }
 
     fn header_excluded(&self, name: &str) -> bool {
-        DEFAULT_EXCLUDED_HEADERS.contains(&name)
-            || DEFAULT_EXCLUDED_HEADER_PREFIXES.iter().any(|p| name.starts_with(p))
+        let n = name.as_bytes();
+        DEFAULT_EXCLUDED_HEADERS.iter().any(|h| same_bytes(h.as_bytes(), n))
+            || DEFAULT_EXCLUDED_HEADER_PREFIXES.iter().any(|p| n.len() >= p.len() && same_bytes(&n[..p.len()], p.as_bytes()))
             || self.exclude_headers.iter().any(|h| h == name)
             || self.field_excluded("header", name)
     }
@@ -547,7 +553,7 @@ impl ShieldRule {
         // Headers.
         for (name, value) in req.headers.iter().take(self.limits.max_headers) {
             let name: &str = name;
-            if name == "content-type" && scanner.on(Category::ContentType) && inject::is_odd_content_type(value, self.sens) {
+            if same_bytes(name.as_bytes(), b"content-type") && scanner.on(Category::ContentType) && inject::is_odd_content_type(value, self.sens) {
                 rep.add(Category::ContentType, "header:content-type", value);
             }
             if self.header_excluded(name) {
@@ -594,7 +600,7 @@ impl ShieldRule {
     }
 
     fn scan_body(&self, scanner: &Scanner, req: &Request, sc: &mut Scratch, rep: &mut Report) {
-        let declared = req.header("content-length").and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+        let declared = header(req, "content-length").and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
         let size = declared.max(req.body.len());
         if size == 0 && req.body.is_empty() {
             return;

@@ -152,16 +152,19 @@ static SEGMENT_END: [bool; 256] = segment_ends();
 fn sensitive(b: &[u8]) -> bool {
     // Without a separator only the whole value can be a name (a value
     // holding a delimiter is not one of the names either).
-    if !b.iter().any(|&c| is_path_sep(c)) {
+    if memchr::memchr2(b'/', b'\\', b).is_none() {
         return sensitive_single(b);
     }
     let n = b.len();
     let mut prev: &[u8] = &[];
     let mut sep_before = false;
     let mut start = 0;
-    for i in 0..=n {
-        if i < n && !SEGMENT_END[b[i] as usize] {
-            continue;
+    // Each segment `start..i`, ended by `b[i]` or by the end of the value
+    // (then possibly empty).
+    while start <= n {
+        let mut i = start;
+        while i < n && !SEGMENT_END[b[i] as usize] {
+            i += 1;
         }
         let seg = &b[start..i];
         let sep_after = i < n && is_path_sep(b[i]);

@@ -141,6 +141,16 @@ fn prefilter_gates_are_necessary() {
                 normalize(v, 4, &mut sc);
                 let s = sc.norm.clone();
                 let m = prefilter::classes(s.as_bytes());
+                // The class-driven fast paths agree with the full scans:
+                // template markers from `(` alone, command separators
+                // found by `memchr` (all separator classes set: the table).
+                assert_eq!(inject::is_ssti_classes(&s, m), inject::is_ssti(&s), "{:?}", s);
+                {
+                    use prefilter::*;
+                    let all = m | SEMI | PIPE | AMP | BTICK | LF | CR | DOLLAR | LT | GT;
+                    let by_table = cmdi::is_cmdi_classes(&s, all, &mut view);
+                    assert_eq!(cmdi::is_cmdi_classes(&s, m, &mut view), by_table, "{:?}", s);
+                }
                 for sens in 1..=4u8 {
                     let gates = prefilter::possible(m, sens);
                     let fired = [
