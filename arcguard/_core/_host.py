@@ -223,8 +223,12 @@ def _take_trap(trap: int) -> str:
     return _take_vec(vec).rstrip(b"\0").decode("utf-8", "replace")
 
 
-class _WasmtimeError(Exception):
-    """An error reported by wasmtime (compiling, loading, instantiating)."""
+class _WasmtimeError(CoreError):
+    """An error reported by wasmtime (compiling, loading, instantiating).
+
+    A CoreError, so that none escapes this module untranslated; the places
+    that can fall back (a stale cache file, no baseline compiler) catch it.
+    """
 
 
 def _check(err: int | None) -> None:
@@ -799,7 +803,7 @@ class Core:
         try:
             engine = _Engine(_CRANELIFT, parallel=False)
             module = self._compile_optimized(engine)
-        except (CoreError, _WasmtimeError) as exc:  # keep serving from the baseline module
+        except CoreError as exc:  # keep serving from the baseline module
             _logger().warning("optimising compile of the Wasm core failed: %s", exc)
             return
         self._use(engine, module, "optimized")
