@@ -137,3 +137,67 @@ def test_protect_with_and_without_a_local_limit(benchmark: Any, with_limit: bool
     scope = browser_scope()
     assert guard.protect(scope).is_allowed()
     per_call(benchmark, lambda: guard.protect(scope))
+
+
+@pytest.mark.benchmark(group="protect")
+def test_protect_local_limit_cost_interleaved(benchmark: Any) -> None:
+    """The same two guards, called alternately (one call each per round) and
+    each call timed: both medians come from the same moments of a shared
+    machine's load, so their difference is the limiter's cost with less of
+    the run-to-run swing of the two separate tests above. The table's time
+    is the round (both calls); the figures are printed and in extra_info."""
+    import statistics
+    import sys
+    import time
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _requests import browser_scope
+
+    from arcguard import ArcGuard, detect_bot
+    from arcguard._core import get_core
+
+    get_core().wait_optimized(120)
+    dev = {"ARCGUARD_ENV": "development"}
+    bot = ArcGuard(rules=[detect_bot(deny=["CATEGORY:HTTP_LIBRARY"])], environ=dev)
+    limited = ArcGuard(
+        rules=[detect_bot(deny=["CATEGORY:HTTP_LIBRARY"]), fixed_window(window="60s", max=MAX)],
+        environ=dev,
+    )
+    scope = browser_scope()
+    assert bot.protect(scope).is_allowed() and limited.protect(scope).is_allowed()
+    clock = time.perf_counter
+    plain: list[float] = []
+    with_limit: list[float] = []
+    flip = [False]
+
+    def round_() -> None:
+        # Alternate which guard goes first, so neither always runs on warm caches.
+        first, second = (limited, bot) if flip[0] else (bot, limited)
+        t0 = clock()
+        first.protect(scope)
+        t1 = clock()
+        second.protect(scope)
+        t2 = clock()
+        if flip[0]:
+            with_limit.append(t1 - t0)
+            plain.append(t2 - t1)
+        else:
+            plain.append(t1 - t0)
+            with_limit.append(t2 - t1)
+        flip[0] = not flip[0]
+
+    for _ in range(500):
+        round_()
+    plain.clear()
+    with_limit.clear()
+    benchmark.pedantic(round_, rounds=20_000, iterations=1, warmup_rounds=0)
+    p50 = statistics.median(plain) * 1e6
+    p50_limited = statistics.median(with_limit) * 1e6
+    info = {
+        "bot_only_p50_us": round(p50, 2),
+        "bot_fixed_window_p50_us": round(p50_limited, 2),
+        "limiter_cost_us": round(p50_limited - p50, 2),
+    }
+    benchmark.extra_info.update(info)
+    print(f"\n{benchmark.name}: {info}")

@@ -40,6 +40,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Generator, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from .._core import Core, get_core
@@ -489,7 +490,7 @@ class DirectRules:
         TypeError: the engine has no sync store.
     """
 
-    __slots__ = ("_clock", "_counts_blocks", "_rules", "_store")
+    __slots__ = ("_clock", "_counts_blocks", "_engine_rules", "_other_codes", "_rules", "_store")
 
     def __init__(self, engine: Engine, rules: tuple[Rule, ...]) -> None:
         store = engine._sync_store
@@ -498,6 +499,12 @@ class DirectRules:
         self._store = store
         self._clock = engine._clock
         self._rules = tuple(enumerate(engine._plan(rules).rules))
+        # Rules of other kinds only keep their code, or deny, or are an error
+        # when they need the engine: while none of them denies or needs it,
+        # only the rate-limit and shield rules are looked at.
+        self._engine_rules = tuple((i, rp) for i, rp in self._rules if rp.role != _OTHER)
+        others = [i for i, rp in self._rules if rp.role == _OTHER]
+        self._other_codes = itemgetter(*others, *others[:1]) if others else None
         self._counts_blocks = type(getattr(store, "blocks", None)) is int
 
     def resolve(
@@ -515,22 +522,38 @@ class DirectRules:
         final = list(codes)
         notes: dict[int, Note] = {}
         denied = False  # a LIVE rule has denied
-        for i, rp in self._rules:
+        rules = self._rules
+        pick = self._other_codes
+        if pick is None:
+            rules = self._engine_rules
+        else:
+            others = pick(codes)
+            if CODE_DENY not in others and CODE_NEEDS_REMOTE not in others:
+                rules = self._engine_rules
+        for i, rp in rules:
             code = final[i]
             role = rp.role
             if role == _RATE and code == CODE_NEEDS_REMOTE:
                 if denied:
                     final[i] = CODE_NOT_RUN
                     continue
+                # _rate_key and _rate_verdict, inline: this runs on every request
+                # of a dev-mode guard with a rate limit, and a Python call each
+                # costs more here than the lines themselves.
+                prefix = rp.ip_prefix
+                key = prefix + ip_key(details.ip) if prefix else _rate_key(rp, details)
                 try:
-                    o: RateLimitOutcome = store.hit(rp.spec, _rate_key(rp, details), requested, now)
+                    o: RateLimitOutcome = store.hit(rp.spec, key, requested, now)
                 except StoreUnavailable as exc:
                     final[i] = CODE_ERROR
                     notes[i] = (_error(str(exc)).reason, 0.0)
                     continue
-                code, ttl = _rate_verdict(rp, o)
-                final[i] = code
-                notes[i] = (o, ttl)
+                if o[0]:  # allowed
+                    final[i] = CODE_ALLOW
+                    notes[i] = (o, 0.0)
+                    continue
+                final[i] = code = CODE_DENY
+                notes[i] = (o, o.reset if rp.live else 0.0)
             elif role == _SHIELD and (code == CODE_ALLOW or code == CODE_DENY):
                 if code == CODE_DENY:
                     ckey = _shield_key(rp, details)

@@ -38,7 +38,7 @@ import math
 import threading
 from typing import Any
 
-from .ratelimit import STRATEGIES, LimitSpec, RateLimitOutcome
+from .ratelimit import STEPS, LimitSpec, RateLimitOutcome
 
 __all__ = ["DEFAULT_MAX_KEYS", "AsyncMemoryStore", "MemoryStore"]
 
@@ -95,19 +95,19 @@ class MemoryStore:
 
     def hit(self, spec: LimitSpec, key: str, cost: int, now: float) -> RateLimitOutcome:
         """See :meth:`.store.Store.hit`."""
-        check, expiry, weight = STRATEGIES[spec.algorithm]
+        # One call: the check with the new state's expiry and weight.
+        step = STEPS[spec.algorithm]
         with self._lock:
             rec = self._data.get(key)
             if rec is not None and (rec[_TAG] is spec or rec[_TAG] == spec):
-                state, outcome = check(spec, rec[_STATE], now, cost)
-                rec[_STATE] = state
-                rec[_EXPIRY] = expiry(spec, state)
-                rec[_WEIGHT] = weight(state)
+                rec[_STATE], outcome, rec[_EXPIRY], rec[_WEIGHT] = step(
+                    spec, rec[_STATE], now, cost
+                )
                 rec[_TAG] = spec
             else:
-                state, outcome = check(spec, None, now, cost)
-                self._put(key, [state, expiry(spec, state), weight(state), spec], rec)
-            return outcome  # type: ignore[no-any-return]
+                state, outcome, expiry, weight = step(spec, None, now, cost)
+                self._put(key, [state, expiry, weight, spec], rec)
+            return outcome
 
     def incr_window(self, key: str, window_s: float, amount: int, now: float) -> int:
         """See :meth:`.store.Store.incr_window`."""

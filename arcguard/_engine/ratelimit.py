@@ -41,7 +41,7 @@ from typing import Any, Literal, NamedTuple
 from .._rules import FixedWindowRule, RateLimitRule, SlidingWindowRule, TokenBucketRule
 
 __all__ = [
-    "STRATEGIES",
+    "STEPS",
     "BucketState",
     "LimitSpec",
     "RateLimitOutcome",
@@ -160,17 +160,29 @@ def fixed_window_hit(
     spec: LimitSpec, state: WindowState | None, now: float, cost: int
 ) -> tuple[WindowState, RateLimitOutcome]:
     """One fixed-window check. See the module docstring."""
+    new, outcome, _, _ = _fixed_window(spec, state, now, cost)
+    return new, outcome
+
+
+def _fixed_window(
+    spec: LimitSpec, state: WindowState | None, now: float, cost: int
+) -> tuple[WindowState, RateLimitOutcome, float, int]:
+    # The check, and the new state's expiry and weight (expires_at, state_weight).
     w = spec.window
     index = float(math.floor(now / w))
     count = state.hits if state is not None and state.window_index == index else 0
     allowed = count + cost <= spec.limit
     if allowed:
         count += cost
-    reset = (index + 1) * w - now
+    end = (index + 1) * w
+    reset = end - now
     if reset < 0.0:
         reset = 0.0
-    return _new(WindowState, (index, count)), _new(
-        RateLimitOutcome, (allowed, spec.limit, spec.limit - count, reset, w)
+    return (
+        _new(WindowState, (index, count)),
+        _new(RateLimitOutcome, (allowed, spec.limit, spec.limit - count, reset, w)),
+        end,
+        count,
     )
 
 
@@ -178,6 +190,14 @@ def sliding_window_hit(
     spec: LimitSpec, state: SlidingState | None, now: float, cost: int
 ) -> tuple[SlidingState, RateLimitOutcome]:
     """One sliding-window check. See the module docstring."""
+    new, outcome, _, _ = _sliding_window(spec, state, now, cost)
+    return new, outcome
+
+
+def _sliding_window(
+    spec: LimitSpec, state: SlidingState | None, now: float, cost: int
+) -> tuple[SlidingState, RateLimitOutcome, float, int]:
+    # The check, and the new state's expiry and weight (expires_at, state_weight).
     w, limit = spec.window, spec.limit
     index = float(math.floor(now / w))
     prev = cur = 0
@@ -205,8 +225,11 @@ def sliding_window_hit(
         reset = start + w + w * (1.0 - (limit - 1) / cur) - now
     if reset < 0.0:
         reset = 0.0
-    return _new(SlidingState, (index, prev, cur)), _new(
-        RateLimitOutcome, (allowed, limit, int(remaining), reset, w)
+    return (
+        _new(SlidingState, (index, prev, cur)),
+        _new(RateLimitOutcome, (allowed, limit, int(remaining), reset, w)),
+        (index + 2) * w,
+        prev + cur,
     )
 
 
@@ -214,6 +237,14 @@ def token_bucket_hit(
     spec: LimitSpec, state: BucketState | None, now: float, cost: int
 ) -> tuple[BucketState, RateLimitOutcome]:
     """One token-bucket check. See the module docstring."""
+    new, outcome, _, _ = _token_bucket(spec, state, now, cost)
+    return new, outcome
+
+
+def _token_bucket(
+    spec: LimitSpec, state: BucketState | None, now: float, cost: int
+) -> tuple[BucketState, RateLimitOutcome, float, int]:
+    # The check, and the new state's expiry and weight (expires_at, state_weight).
     cap, interval, refill = spec.limit, spec.window, spec.refill
     if state is None:
         tokens, last = float(cap), now
@@ -230,42 +261,27 @@ def token_bucket_hit(
         tokens -= cost
     whole = math.floor(tokens)
     reset = 0.0 if tokens >= cap else (whole + 1 - tokens) * interval / refill
-    return _new(BucketState, (tokens, last)), _new(
-        RateLimitOutcome, (allowed, cap, int(whole), reset, interval)
+    return (
+        _new(BucketState, (tokens, last)),
+        _new(RateLimitOutcome, (allowed, cap, int(whole), reset, interval)),
+        last + (cap - tokens) * interval / refill,
+        0,
     )
 
 
-def _window_expiry(spec: LimitSpec, state: WindowState) -> float:
-    return (state.window_index + 1) * spec.window
+#: Per algorithm, the check returning also the new state's expiry and weight
+#: (what :func:`expires_at` and :func:`state_weight` say of it): the memory
+#: store makes one call per check instead of three.
+STEPS: dict[str, Callable[..., tuple[Any, RateLimitOutcome, float, int]]] = {
+    "fixed_window": _fixed_window,
+    "sliding_window": _sliding_window,
+    "token_bucket": _token_bucket,
+}
 
-
-def _sliding_expiry(spec: LimitSpec, state: SlidingState) -> float:
-    return (state.window_index + 2) * spec.window
-
-
-def _bucket_expiry(spec: LimitSpec, state: BucketState) -> float:
-    return state.last + (spec.limit - state.tokens) * spec.window / spec.refill
-
-
-def _window_weight(state: WindowState) -> int:
-    return state.hits
-
-
-def _sliding_weight(state: SlidingState) -> int:
-    return state.prev + state.cur
-
-
-def _bucket_weight(state: BucketState) -> int:
-    return 0
-
-
-#: Per algorithm: its check, its state's expiry and its state's weight (see
-#: :func:`hit`, :func:`expires_at`, :func:`state_weight`), looked up once per
-#: check by the memory store instead of dispatching three times.
-STRATEGIES: dict[str, tuple[Callable[..., Any], Callable[..., float], Callable[..., int]]] = {
-    "fixed_window": (fixed_window_hit, _window_expiry, _window_weight),
-    "sliding_window": (sliding_window_hit, _sliding_expiry, _sliding_weight),
-    "token_bucket": (token_bucket_hit, _bucket_expiry, _bucket_weight),
+_HIT: dict[str, Callable[..., tuple[State, RateLimitOutcome]]] = {
+    "fixed_window": fixed_window_hit,
+    "sliding_window": sliding_window_hit,
+    "token_bucket": token_bucket_hit,
 }
 
 
@@ -273,8 +289,7 @@ def hit(
     spec: LimitSpec, state: State | None, now: float, cost: int
 ) -> tuple[State, RateLimitOutcome]:
     """One check of any strategy: dispatches on ``spec.algorithm``."""
-    result: tuple[State, RateLimitOutcome] = STRATEGIES[spec.algorithm][0](spec, state, now, cost)
-    return result
+    return _HIT[spec.algorithm](spec, state, now, cost)
 
 
 def expires_at(spec: LimitSpec, state: State) -> float:
@@ -284,10 +299,10 @@ def expires_at(spec: LimitSpec, state: State) -> float:
     what the stores' expiry (memory eviction, Redis ``PEXPIRE``) relies on.
     """
     if isinstance(state, BucketState):
-        return _bucket_expiry(spec, state)
+        return state.last + (spec.limit - state.tokens) * spec.window / spec.refill
     if isinstance(state, SlidingState):
-        return _sliding_expiry(spec, state)
-    return _window_expiry(spec, state)
+        return (state.window_index + 2) * spec.window
+    return (state.window_index + 1) * spec.window
 
 
 def state_weight(state: State) -> int:
@@ -296,7 +311,7 @@ def state_weight(state: State) -> int:
     Among states expiring together, the memory store forgets the lightest first.
     """
     if isinstance(state, SlidingState):
-        return _sliding_weight(state)
+        return state.prev + state.cur
     if isinstance(state, WindowState):
-        return _window_weight(state)
+        return state.hits
     return 0

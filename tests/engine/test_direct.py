@@ -187,3 +187,46 @@ def test_an_async_only_engine_has_no_direct_face() -> None:
 
     with pytest.raises(TypeError):
         DirectRules(Engine(AsyncOnly()), (fixed_window(window="1s", max=1),))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        LimitSpec.fixed_window(max=5, window=3.0),
+        LimitSpec.sliding_window(max=4, interval=2.5),
+        LimitSpec.token_bucket(capacity=3, refill_rate=2, interval=1.5),
+    ],
+    ids=lambda s: s.algorithm,
+)
+def test_the_memory_stores_one_call_step_matches_the_pure_functions(spec: LimitSpec) -> None:
+    from arcguard._engine.ratelimit import STEPS, expires_at, hit, state_weight
+
+    rng = random.Random(5)  # noqa: S311 - a reproducible sequence
+    now, state, step_state = 1_700_000_000.0, None, None
+    for _ in range(500):
+        now += rng.choice((0.0, 0.1, 0.7, 2.0, 3.1))
+        cost = rng.choice((1, 1, 2, 6))
+        new, outcome = hit(spec, state, now, cost)
+        s2, o2, expiry, weight = STEPS[spec.algorithm](spec, step_state, now, cost)
+        assert (s2, o2) == (new, outcome)
+        assert expiry == expires_at(spec, new) and weight == state_weight(new)
+        state = step_state = new
+
+
+def test_direct_face_uses_the_engines_store_keys() -> None:
+    rules = tuple(_rule_sets()[4]) + tuple(_rule_sets()[2])
+    rng = random.Random(11)  # noqa: S311 - a reproducible sequence
+    clock = FakeClock()
+    store_a, store_b = MemoryStore(), MemoryStore()
+    engine = Engine(store_a, clock=clock)
+    direct = DirectRules(Engine(store_b, clock=clock), rules)
+    for _ in range(200):
+        clock.advance(1.0)
+        details = RequestDetails(ip=rng.choice(IPS), extras={"userId": rng.choice(USERS)})
+        local = [_local(r, rng) for r in rules]
+        engine.decide(details, rules, local=local)
+        direct.resolve(details, 1, [c for c, _ in local])
+    assert store_a._data.keys() == store_b._data.keys()
+    assert {k: v[:3] for k, v in store_a._data.items()} == {
+        k: v[:3] for k, v in store_b._data.items()
+    }
