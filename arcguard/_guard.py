@@ -6,6 +6,7 @@ import logging
 import os
 import struct
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from ._cache import DEFAULT_CACHE_SIZE, DenyCache
@@ -167,13 +168,15 @@ class ArcGuard:
         )
         self._n = len(self._plan)
         self._live = tuple(p[2] for p in self._plan)
-        self._shields = tuple(i for i, p in enumerate(self._plan) if p[4])
+        shields = [i for i, p in enumerate(self._plan) if p[4]]
+        # The shield rules' codes, as a tuple (one index given twice: a tuple still).
+        self._shield_codes = itemgetter(*shields, *shields[:1]) if shields else None
         self._characteristics = tuple(
             getattr(r, "characteristics", ("ip.src",)) for r in self.rules
         )
         # An ALLOW stands for the last rule's reason.
         self._allow_reason: Reason | int = self._n - 1 if self._n else _NONE_REASON
-        self._has_shield = bool(self._shields)
+        self._has_shield = bool(shields)
         self._scoped_cache = any(getattr(r, "match", None) is not None for r in self.rules)
         self._needs_body = self._has_shield
         self._remote_capable = any(r.remote for r in self.rules) or self._has_shield
@@ -340,7 +343,7 @@ class ArcGuard:
                     break
         if deciding < 0 and (
             _NEEDS_REMOTE in codes
-            or (self._shields and any(codes[i] == _ALLOW for i in self._shields))
+            or (self._shield_codes is not None and _ALLOW in self._shield_codes(codes))
         ):  # a rate limit to check, or a shield asking whether this client is blocked
             if self._scoped_cache and self._cache_entries:
                 cached = self._cached(details, codes)
@@ -358,7 +361,7 @@ class ArcGuard:
         transport = self._transport
         if transport is not None and (
             self._direct is None
-            or (self._shields and any(codes[i] == _DENY for i in self._shields))
+            or (self._shield_codes is not None and _DENY in self._shield_codes(codes))
         ):  # (in-process, a report only counts shield suspicion)
             transport.report(details, self.rules, decode_results(payload))
         if deciding >= 0:
