@@ -66,7 +66,7 @@ pub(crate) fn grammar(name: &str) -> Option<Grammar> {
     if n.len() >= 32 || STRUCTURED_LENGTHS[first as usize] & (1 << n.len()) == 0 {
         return None;
     }
-    STRUCTURED.iter().find(|(k, _)| k.as_bytes() == n).map(|&(_, g)| g)
+    STRUCTURED.iter().find(|(k, _)| super::same_bytes(k.as_bytes(), n)).map(|&(_, g)| g)
 }
 
 /// Whether `value` fits `g` (and so needs no scan).

@@ -346,7 +346,8 @@ impl CleanValues {
 
 /// Whether `a` and `b` hold the same bytes, compared eight at a time:
 /// slice equality is a byte loop (`memcmp`) in Wasm.
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+#[inline]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
@@ -417,6 +418,21 @@ const DEFAULT_EXCLUDED_HEADERS: &[&str] = &[
 ];
 
 const DEFAULT_EXCLUDED_HEADER_PREFIXES: &[&str] = &["sec-ch-ua", "sec-fetch-"];
+
+/// For each first byte, a bit per length (below 32) of the names in
+/// `DEFAULT_EXCLUDED_HEADERS` starting with it.
+const fn excluded_lengths() -> [u32; 256] {
+    let mut out = [0u32; 256];
+    let mut i = 0;
+    while i < DEFAULT_EXCLUDED_HEADERS.len() {
+        let w = DEFAULT_EXCLUDED_HEADERS[i].as_bytes();
+        out[w[0] as usize] |= 1 << w.len();
+        i += 1;
+    }
+    out
+}
+
+static EXCLUDED_LENGTHS: [u32; 256] = excluded_lengths();
 
 /// The compiled shield rule.
 #[derive(Debug)]
@@ -496,8 +512,11 @@ impl ShieldRule {
 
     fn header_excluded(&self, name: &str) -> bool {
         let n = name.as_bytes();
-        DEFAULT_EXCLUDED_HEADERS.iter().any(|h| same_bytes(h.as_bytes(), n))
-            || DEFAULT_EXCLUDED_HEADER_PREFIXES.iter().any(|p| n.len() >= p.len() && same_bytes(&n[..p.len()], p.as_bytes()))
+        let first = n.first().copied().unwrap_or(0);
+        // Most names are ruled out by their first byte and length alone.
+        let listed = n.len() < 32 && EXCLUDED_LENGTHS[first as usize] & (1 << n.len()) != 0;
+        (listed && DEFAULT_EXCLUDED_HEADERS.iter().any(|h| same_bytes(h.as_bytes(), n)))
+            || DEFAULT_EXCLUDED_HEADER_PREFIXES.iter().any(|p| p.as_bytes()[0] == first && n.len() >= p.len() && same_bytes(&n[..p.len()], p.as_bytes()))
             || self.exclude_headers.iter().any(|h| h == name)
             || self.field_excluded("header", name)
     }

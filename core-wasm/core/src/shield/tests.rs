@@ -932,3 +932,18 @@ fn clean_values_are_remembered_only_in_the_same_context() {
     let v = reason(&set.evaluate(&req).remove(0));
     assert_eq!((v["category"].as_str(), v["location"].as_str(), v["findings"].as_u64()), (Some("SQL_INJECTION"), Some("body:$[102]"), Some(1)));
 }
+
+#[test]
+fn default_header_exclusions_hold_for_every_listed_name() {
+    let rule = ShieldRule::from_config(&serde_json::json!({"kind": "shield"}), &Limits::default()).unwrap();
+    for name in DEFAULT_EXCLUDED_HEADERS {
+        assert!(name.len() < 32, "{}", name);
+        assert!(rule.header_excluded(name), "{}", name);
+    }
+    for name in ["sec-ch-ua", "sec-ch-ua-mobile", "sec-fetch-site", "sec-fetch-dest"] {
+        assert!(rule.header_excluded(name), "{}", name);
+    }
+    for name in ["user-agent", "referer", "x-data", "cookies", "content-typ", "sec-ch", "sec-fetch", "", "s"] {
+        assert!(!rule.header_excluded(name), "{}", name);
+    }
+}
