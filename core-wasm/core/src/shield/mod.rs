@@ -267,7 +267,7 @@ impl<'l> Scanner<'l> {
                 SqlInjection => sqli::is_sqli_classes(s, m, sens, toks),
                 Xss => xss::is_xss_classes(s, m, sens),
                 PathTraversal => path::is_traversal(s),
-                FileInclusion => path::is_file_inclusion(s, key),
+                FileInclusion => path::is_file_inclusion_classes(s, m, key),
                 Ssrf => ssrf::is_ssrf(s, sens),
                 ContentType | BodyLimit => false,
             };
@@ -363,9 +363,7 @@ fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
 
 /// Copies `value` lower-cased (ASCII) into `out`.
 fn lower_into(value: &str, out: &mut String) {
-    out.clear();
-    out.push_str(value);
-    out.make_ascii_lowercase();
+    normalize::lower_ascii_into(value, out);
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary.

@@ -267,12 +267,11 @@ pub(crate) fn normalize(value: &str, rounds: usize, scratch: &mut Scratch) {
 }
 
 fn finish(a: &str, norm: &mut String) {
-    norm.clear();
     if a.is_ascii() {
-        norm.push_str(a);
-        norm.make_ascii_lowercase();
+        lower_ascii_into(a, norm);
         return;
     }
+    norm.clear();
     for c in a.nfkc() {
         let c = match c {
             '\u{3002}' | '\u{ff61}' => '.',
@@ -290,6 +289,43 @@ fn finish(a: &str, norm: &mut String) {
             }
         }
     }
+}
+
+/// The ASCII letters of eight bytes lower-cased (other bytes unchanged).
+#[inline]
+fn lower8(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = x & LOW7;
+    // Per byte, no carry across bytes (at most 0x7f + 0x3f): the high bit
+    // says `>= 'A'`, then `> 'Z'`; bytes with their own high bit set are
+    // not ASCII and stay as they are.
+    let at_least_a = low + 0x3f3f_3f3f_3f3f_3f3f;
+    let above_z = low + 0x2525_2525_2525_2525;
+    let upper = at_least_a & !above_z & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// Copies `src` into `out` with ASCII letters lower-cased, eight bytes per
+/// step (`make_ascii_lowercase` and the copy before it are two byte loops
+/// in Wasm, most of a short value's cost).
+pub(crate) fn lower_ascii_into(src: &str, out: &mut String) {
+    let mut bytes = std::mem::take(out).into_bytes();
+    bytes.clear();
+    bytes.reserve(src.len());
+    let mut chunks = src.as_bytes().chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        bytes.extend_from_slice(&lower8(x).to_le_bytes());
+    }
+    for &c in chunks.remainder() {
+        bytes.push(c.to_ascii_lowercase());
+    }
+    *out = match String::from_utf8(bytes) {
+        Ok(s) => s,
+        // Not reached: changing the case of ASCII letters keeps UTF-8 valid.
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    };
 }
 
 /// Finds a short constant `needle` in `hay`: `memchr` on its first byte,
@@ -444,6 +480,31 @@ mod tests {
                 let v = format!("{}{}yz", "ab".repeat(len / 2), "/".repeat(run));
                 assert!(excerpt(&v, 40).chars().count() <= 40, "{}", v);
             }
+        }
+    }
+
+    #[test]
+    fn lower_ascii_into_matches_the_standard_library() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut out = String::new();
+        for len in 0..48 {
+            for _ in 0..200 {
+                let s: String = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        ['A', 'Z', 'a', 'z', '@', '[', '`', '{', 'é', 'É', 'Ａ', '\u{7f}', '\0', 'M', '5'][(seed % 15) as usize]
+                    })
+                    .collect();
+                lower_ascii_into(&s, &mut out);
+                assert_eq!(out, s.to_ascii_lowercase(), "{:?}", s);
+            }
+        }
+        for b in 0u8..=127 {
+            let s = (b as char).to_string().repeat(9);
+            lower_ascii_into(&s, &mut out);
+            assert_eq!(out, s.to_ascii_lowercase(), "{}", b);
         }
     }
 

@@ -155,6 +155,11 @@ fn sensitive(b: &[u8]) -> bool {
     if memchr::memchr2(b'/', b'\\', b).is_none() {
         return sensitive_single(b);
     }
+    sensitive_segments(b)
+}
+
+/// [`sensitive`] of a value holding a path separator.
+fn sensitive_segments(b: &[u8]) -> bool {
     let n = b.len();
     let mut prev: &[u8] = &[];
     let mut sep_before = false;
@@ -213,12 +218,36 @@ pub(crate) fn include_key(key: &str) -> bool {
     )
 }
 
+/// [`is_file_inclusion`] given the byte classes `m` of `s`: without `<` or
+/// `:` there is no PHP tag and no scheme, so only UNC paths (with `\`) and
+/// sensitive files are looked for, and those without re-reading the value
+/// for the bytes `m` says are absent.
+pub(crate) fn is_file_inclusion_classes(s: &str, m: u64, key: Option<&str>) -> bool {
+    use super::prefilter::{BSLASH, COLON, LT, SLASH};
+    if m & (LT | COLON) != 0 {
+        return is_file_inclusion(s, key);
+    }
+    if m & BSLASH != 0 && unc(s) {
+        return true;
+    }
+    if m & (SLASH | BSLASH) == 0 {
+        sensitive_single(s.as_bytes())
+    } else {
+        sensitive_segments(s.as_bytes())
+    }
+}
+
+/// `\\host...` at the start (after white space).
+fn unc(s: &str) -> bool {
+    let t = s.trim_start();
+    t.starts_with("\\\\") && t.len() > 3 && t.as_bytes()[2].is_ascii_alphanumeric()
+}
+
 /// Whether `s` (normalised) tries to include a local or remote file.
 /// `key` is the field name when known.
 pub(crate) fn is_file_inclusion(s: &str, key: Option<&str>) -> bool {
     let b = s.as_bytes();
-    let t = s.trim_start();
-    if t.starts_with("\\\\") && t.len() > 3 && t.as_bytes()[2].is_ascii_alphanumeric() {
+    if unc(s) {
         return true;
     }
     if memchr::memchr_iter(b'<', b).any(|i| b[i + 1..].starts_with(b"?php") || b[i + 1..].starts_with(b"?=")) {

@@ -145,6 +145,9 @@ fn prefilter_gates_are_necessary() {
                 // template markers from `(` alone, command separators
                 // found by `memchr` (all separator classes set: the table).
                 assert_eq!(inject::is_ssti_classes(&s, m), inject::is_ssti(&s), "{:?}", s);
+                for key in [None, Some("file")] {
+                    assert_eq!(path::is_file_inclusion_classes(&s, m, key), path::is_file_inclusion(&s, key), "{:?}", s);
+                }
                 {
                     use prefilter::*;
                     let all = m | SEMI | PIPE | AMP | BTICK | LF | CR | DOLLAR | LT | GT;
