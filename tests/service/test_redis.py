@@ -103,10 +103,26 @@ def test_health_follows_redis_and_an_outage_gives_error_results(own_redis: Redis
         svc.stop()
 
 
-# -- the store's direct EVALSHA path --------------------------------------------------
+# -- the store's EVALSHA paths ---------------------------------------------------------
 
 
-def test_store_reloads_its_scripts_after_a_script_flush_and_counts_once(redis_url: str) -> None:
+@pytest.fixture(params=["pipelined", "pooled"])
+def evalsha_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways RedisStore sends EVALSHA: one pipelined connection (hiredis
+    installed, plain URL) and redis-py's pooled connections (the fallback)."""
+    from arcguard._engine import redis as redis_store
+
+    if request.param == "pipelined":
+        if redis_store.hiredis is None:
+            pytest.skip("hiredis is not installed")
+    else:
+        monkeypatch.setattr(redis_store._Pipeline, "for_pool", lambda *a: None)
+    return str(request.param)
+
+
+def test_store_reloads_its_scripts_after_a_script_flush_and_counts_once(
+    redis_url: str, evalsha_path: str
+) -> None:
     import asyncio
 
     import redis as redis_py
@@ -130,7 +146,9 @@ def test_store_reloads_its_scripts_after_a_script_flush_and_counts_once(redis_ur
     assert asyncio.run(main()) == [True, True, True, False]
 
 
-def test_a_cancelled_call_does_not_leave_its_reply_for_the_next_one(redis_url: str) -> None:
+def test_a_cancelled_call_does_not_leave_its_reply_for_the_next_one(
+    redis_url: str, evalsha_path: str
+) -> None:
     """A call cancelled while awaiting Redis (the client's deadline passed) must
     not hand its connection back with the reply still to come."""
     import asyncio
@@ -160,3 +178,64 @@ def test_a_cancelled_call_does_not_leave_its_reply_for_the_next_one(redis_url: s
             await store.close()
 
     assert asyncio.run(main()) == 49
+
+
+def test_store_selects_the_url_database_and_authenticates(
+    own_redis: RedisServer, evalsha_path: str
+) -> None:
+    """The pipelined connection speaks AUTH (password, or user and password)
+    and SELECT itself; a wrong password is an unavailable store."""
+    import asyncio
+
+    import redis as redis_py
+
+    from arcguard._engine import LimitSpec, RedisStore, StoreUnavailable
+
+    spec = LimitSpec.fixed_window(max=10, window=3600.0)
+    base = f"127.0.0.1:{own_redis.port}"
+    with redis_py.Redis.from_url(own_redis.url) as r:
+        r.execute_command("ACL", "SETUSER", "svc", "on", ">pw2", "~*", "+@all")
+        r.config_set("requirepass", "pw")
+
+    async def hit(url: str) -> int:
+        store = RedisStore(url)
+        assert (store._pipeline is not None) == (evalsha_path == "pipelined")
+        try:
+            return (await store.hit(spec, "auth", 1, 0.0)).remaining
+        finally:
+            await store.close()
+
+    assert asyncio.run(hit(f"redis://:pw@{base}/3")) == 9
+    assert asyncio.run(hit(f"redis://svc:pw2@{base}/3")) == 8
+    assert asyncio.run(hit(f"redis://:pw@{base}/0")) == 9  # another database
+    with redis_py.Redis.from_url(f"redis://:pw@{base}/3") as r:
+        assert len(r.keys("arcguard:*")) == 1
+    with pytest.raises(StoreUnavailable):
+        asyncio.run(hit(f"redis://:wrong@{base}/3"))
+
+
+def test_a_timed_out_call_fails_the_connection_and_the_next_call_reconnects(
+    redis_url: str, evalsha_path: str
+) -> None:
+    import asyncio
+
+    import redis as redis_py
+
+    from arcguard._engine import LimitSpec, RedisStore, StoreUnavailable
+
+    spec = LimitSpec.fixed_window(max=100, window=3600.0)
+
+    async def main() -> int:
+        store = RedisStore(redis_url, timeout=0.1)
+        try:
+            await store.hit(spec, "timeout", 1, 0.0)
+            with redis_py.Redis.from_url(redis_url) as r:
+                r.execute_command("CLIENT", "PAUSE", "400", "WRITE")
+            with pytest.raises(StoreUnavailable, match=r"[Tt]imeout"):
+                await store.hit(spec, "timeout", 1, 0.0)
+            await asyncio.sleep(0.5)  # the pause is over
+            return (await store.hit(spec, "timeout-after", 1, 0.0)).remaining
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == 99
