@@ -335,6 +335,67 @@ def test_escalated_decision_end_to_end_vs_bare_grpc_echo(
     assert p50_g <= 1.5 * p50_e
 
 
+def test_escalated_decision_through_redis_vs_raw_evalsha(benchmark: Any, key_file: str) -> None:
+    """``guard.protect()`` escalating to a service on Redis, interleaved with a
+    raw redis-py EVALSHA of the same fixed-window script (the floor)."""
+    import redis as redis_py
+
+    from arcguard._engine.redis import _script_source
+    from tests.engine.redis_server import RedisServer, redis_server_available
+
+    if not redis_server_available():
+        pytest.skip("redis-server is not on PATH")
+    redis = RedisServer.start()
+    svc = start_service(key_file, "--redis-url", redis.url)
+    guard = ArcGuard(
+        rules=list(RULES),
+        key=KEY,
+        endpoint=f"127.0.0.1:{svc.port}",
+        timeout=BENCH_TIMEOUT,
+        environ={},
+    )
+    client = redis_py.Redis.from_url(redis.url)
+    sha = client.script_load(_script_source("fixed_window"))
+    errors = 0
+
+    def protect() -> None:
+        nonlocal errors
+        if guard.protect(DETAILS).is_error():
+            errors += 1
+
+    def evalsha() -> None:
+        client.evalsha(sha, 1, "arcguard:{bench:evalsha}:fw", "", "1000", 10**9, "60.0", 1)
+
+    try:
+        for _ in range(500):
+            protect()
+            evalsha()
+        errors = 0
+        g: list[float] = []
+        r: list[float] = []
+        for _ in range(20):
+            r += samples(evalsha, 150)
+            g += samples(protect, 150)
+        benchmark.pedantic(protect, rounds=500, iterations=1, warmup_rounds=0)
+    finally:
+        guard.close()
+        client.close()
+        svc.stop()
+        redis.stop()
+    p50_g = statistics.median(g)
+    info = {
+        "guard_p50_us": us(p50_g),
+        "guard_p90_us": us(statistics.quantiles(g, n=10)[8]),
+        "raw_evalsha_p50_us": us(statistics.median(r)),
+        "errors": errors,
+        "load": round(os.getloadavg()[0], 2),
+    }
+    benchmark.extra_info.update(info)
+    print(f"\nescalated decision through Redis vs raw EVALSHA: {info}")
+    assert errors <= len(g) // 1000
+    assert p50_g <= 0.0015
+
+
 def test_transport_decide_alone(benchmark: Any, service: Proc) -> None:
     """The SDK's gRPC call without the guard around it."""
     t = GrpcTransport(
