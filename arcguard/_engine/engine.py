@@ -576,13 +576,8 @@ class DirectRules:
                             notes[i] = (_ESCALATED, left if rp.live else 0.0)
             elif code == CODE_NEEDS_REMOTE:
                 final[i] = code = CODE_ERROR
-                kind = rp.kind
-                notes[i] = (
-                    _error(
-                        f"the engine cannot resolve a remote check for rule kind {kind!r}"
-                    ).reason,
-                    0.0,
-                )
+                message = f"the engine cannot resolve a remote check for rule kind {rp.kind!r}"
+                notes[i] = (_error(message).reason, 0.0)
             if code == CODE_DENY and rp.live:
                 denied = True
         return final, notes

@@ -137,6 +137,7 @@ State = WindowState | SlidingState | BucketState
 # NamedTuple's generated __new__ is Python code; building the records with
 # tuple.__new__ halves their cost on the hot path (same objects).
 _new = tuple.__new__
+_floor = math.floor
 
 
 def spec_for(rule: RateLimitRule) -> LimitSpec:
@@ -168,10 +169,10 @@ def _fixed_window(
     spec: LimitSpec, state: WindowState | None, now: float, cost: int
 ) -> tuple[WindowState, RateLimitOutcome, float, int]:
     # The check, and the new state's expiry and weight (expires_at, state_weight).
-    w = spec.window
-    index = float(math.floor(now / w))
+    w, limit = spec.window, spec.limit
+    index = float(_floor(now / w))
     count = state.hits if state is not None and state.window_index == index else 0
-    allowed = count + cost <= spec.limit
+    allowed = count + cost <= limit
     if allowed:
         count += cost
     end = (index + 1) * w
@@ -180,7 +181,7 @@ def _fixed_window(
         reset = 0.0
     return (
         _new(WindowState, (index, count)),
-        _new(RateLimitOutcome, (allowed, spec.limit, spec.limit - count, reset, w)),
+        _new(RateLimitOutcome, (allowed, limit, limit - count, reset, w)),
         end,
         count,
     )
