@@ -269,9 +269,9 @@ class ArcGuard:
         if early is not None:
             return early
         ready = self._before_service(details, requested)
-        if type(ready) is Decision:
+        if isinstance(ready, Decision):
             return ready
-        results, transport = ready  # type: ignore[misc]
+        results, transport = ready
         try:
             outcome = transport.decide(details, self.rules, requested=requested, local=results)
         except DecideError as exc:
@@ -286,9 +286,9 @@ class ArcGuard:
         if early is not None:
             return early
         ready = self._before_service(details, requested)
-        if type(ready) is Decision:
+        if isinstance(ready, Decision):
             return ready
-        results, transport = ready  # type: ignore[misc]
+        results, transport = ready
         try:
             outcome = await transport.adecide(
                 details, self.rules, requested=requested, local=results
