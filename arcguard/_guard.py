@@ -397,7 +397,8 @@ class ArcGuard:
         self, details: RequestDetails, requested: int, payload: bytes, codes: list[int]
     ) -> Decision:
         """The in-process engine's answer, as :meth:`_merge` makes a decision of it."""
-        final, notes = self._direct.resolve(details, requested, codes)  # type: ignore[union-attr]
+        final = codes  # completed in place
+        notes = self._direct.resolve(details, requested, final)  # type: ignore[union-attr]
         source = (payload, final, notes)
         if _DENY not in final and _ERROR not in final:
             return Decision._deferred(

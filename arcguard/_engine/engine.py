@@ -507,19 +507,18 @@ class DirectRules:
         self._other_codes = itemgetter(*others, *others[:1]) if others else None
         self._counts_blocks = type(getattr(store, "blocks", None)) is int
 
-    def resolve(
-        self, details: RequestDetails, requested: int, codes: Sequence[int]
-    ) -> tuple[list[int], dict[int, Note]]:
+    def resolve(self, details: RequestDetails, requested: int, codes: list[int]) -> dict[int, Note]:
         """Completes the core's result codes (one per rule) like :meth:`Engine.decide`.
 
-        Returns the final code of every rule and, by rule index, the reason
-        and ttl of each rule whose answer is not the core's own (the others
-        keep the core's reason, ttl 0). ``requested`` must be a positive int
-        and ``codes`` hold one code per rule (the guard checked both).
+        ``codes`` is completed in place: each rule's final code. Returns, by
+        rule index, the reason and ttl of each rule whose answer is not the
+        core's own (the others keep the core's reason, ttl 0). ``requested``
+        must be a positive int and ``codes`` hold one code per rule (the
+        guard checked both).
         """
         store = self._store
         now = self._clock()
-        final = list(codes)
+        final = codes
         notes: dict[int, Note] = {}
         denied = False  # a LIVE rule has denied
         rules = self._rules
@@ -580,4 +579,4 @@ class DirectRules:
                 notes[i] = (_error(message).reason, 0.0)
             if code == CODE_DENY and rp.live:
                 denied = True
-        return final, notes
+        return notes

@@ -88,7 +88,8 @@ def _as_outcome(code: int, note: Any, local_reason: str) -> RuleOutcome:
 
 
 def _resolve(direct: DirectRules, details: RequestDetails, requested: int, local: Any) -> Any:
-    final, notes = direct.resolve(details, requested, [c for c, _ in local])
+    final = [c for c, _ in local]
+    notes = direct.resolve(details, requested, final)
     return tuple(_as_outcome(code, notes.get(i), local[i][1]) for i, code in enumerate(final))
 
 
@@ -168,14 +169,16 @@ def test_a_clean_shield_result_skips_the_lookup_only_while_nothing_is_blocked() 
         return blocked_for(key, now)
 
     store.blocked_for = spy  # type: ignore[method-assign]
-    clean = [CODE_ALLOW]
     ip = RequestDetails(ip="198.51.100.7")
-    assert direct.resolve(ip, 1, clean) == ([CODE_ALLOW], {})
+    codes = [CODE_ALLOW]
+    assert direct.resolve(ip, 1, codes) == {} and codes == [CODE_ALLOW]
     assert calls == [] and store.blocks == 0
-    final, notes = direct.resolve(ip, 1, [CODE_DENY])  # crosses the threshold of 1
-    assert store.blocks == 1 and final == [CODE_DENY] and notes == {0: (None, 20.0)}
-    final, notes = direct.resolve(ip, 1, clean)
-    assert calls and final == [CODE_DENY] and notes[0][1] == 20.0
+    codes = [CODE_DENY]
+    notes = direct.resolve(ip, 1, codes)  # crosses the threshold of 1
+    assert store.blocks == 1 and codes == [CODE_DENY] and notes == {0: (None, 20.0)}
+    codes = [CODE_ALLOW]
+    notes = direct.resolve(ip, 1, codes)
+    assert calls and codes == [CODE_DENY] and notes[0][1] == 20.0
     store.close()
     assert store.blocks == 0
 
