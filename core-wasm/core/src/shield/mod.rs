@@ -662,7 +662,8 @@ impl ShieldRule {
                 rep.note("body", "max_query_params");
             }
         } else if mime == "application/json" || mime.ends_with("+json") || mime == "text/json" {
-            let mut sink = JsonSink { rule: self, scanner, sc, rep };
+            let json_exclusions = self.exclude_fields.iter().any(|f| f.starts_with("body:$"));
+            let mut sink = JsonSink { rule: self, scanner, sc, rep, json_exclusions };
             body::walk_json(body, self.limits.max_json_depth, &mut sink);
         } else if mime == "multipart/form-data" {
             let boundary = body::header_param(req.header("content-type").unwrap_or(""), "boundary").unwrap_or("").to_string();
@@ -712,11 +713,14 @@ struct JsonSink<'a, 'b, 'l> {
     scanner: &'a Scanner<'l>,
     sc: &'b mut Scratch,
     rep: &'b mut Report,
+    /// Whether any `body:$...` exclusion is configured (checked once per
+    /// body, not per field).
+    json_exclusions: bool,
 }
 
 impl<'a, 'b, 'l> JsonSink<'a, 'b, 'l> {
     fn excluded(&self, loc: &dyn Fn() -> String) -> bool {
-        if !self.rule.exclude_fields.iter().any(|f| f.starts_with("body:$")) {
+        if !self.json_exclusions {
             return false;
         }
         let l = loc();
