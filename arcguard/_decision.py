@@ -6,9 +6,8 @@ import itertools
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "BotReason",
@@ -23,6 +22,9 @@ __all__ = [
     "ShieldReason",
     "reason_from_json",
 ]
+
+
+_set = object.__setattr__
 
 
 class Conclusion(StrEnum):
@@ -42,24 +44,79 @@ class RuleState(StrEnum):
     CACHED = "CACHED"  #: answered from the deny cache
 
 
-@dataclass(frozen=True, slots=True)
 class Reason:
-    """Why a rule or a decision concluded what it did. ``type`` names the family."""
+    """Why a rule or a decision concluded what it did. ``type`` names the family.
 
-    type: str = "NONE"
+    Reasons are immutable values: equal when of the same class with equal
+    fields, hashable when their fields are, and their repr shows every field.
+    """
+
+    # Plain __slots__ classes rather than frozen dataclasses: importing
+    # ``dataclasses`` (it imports inspect, ast, dis, tokenize) and generating
+    # each class's methods made this module over half of ``import arcguard``.
+    # The behaviour is the dataclasses': construction by position or keyword
+    # in field order, immutability, equality, hash, repr, pattern matching,
+    # pickling. Only ``dataclasses.replace``/``fields``/``asdict`` no longer
+    # apply (``to_dict`` gives the fields).
+    __slots__ = ("type",)
+    _fields: ClassVar[tuple[str, ...]] = ("type",)
+    __match_args__: ClassVar[tuple[str, ...]] = ("type",)
+
+    type: str
+
+    def __init__(self, type: str = "NONE") -> None:
+        _set(self, "type", type)
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, f) for f in self._fields])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        args = ", ".join([f"{f}={getattr(self, f)!r}" for f in self._fields])
+        return f"{type(self).__qualname__}({args})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), self._values())
 
     def to_dict(self) -> dict[str, Any]:
         """The reason as plain JSON-able data."""
         return {"type": self.type}
 
 
-@dataclass(frozen=True, slots=True)
 class BotReason(Reason):
     """A bot rule's reason: the bot found (None for a browser) and its categories."""
 
-    bot: str | None = None
-    categories: tuple[str, ...] = ()
-    denied: bool = False
+    __slots__ = ("bot", "categories", "denied")
+    _fields = __match_args__ = ("type", "bot", "categories", "denied")
+
+    bot: str | None
+    categories: tuple[str, ...]
+    denied: bool
+
+    def __init__(
+        self,
+        type: str = "NONE",
+        bot: str | None = None,
+        categories: tuple[str, ...] = (),
+        denied: bool = False,
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "bot", bot)
+        _set(self, "categories", categories)
+        _set(self, "denied", denied)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,33 +127,83 @@ class BotReason(Reason):
         }
 
 
-@dataclass(frozen=True, slots=True)
 class FilterReason(Reason):
     """A filter rule's reason: the expression that matched, if any."""
 
-    matched: str | None = None
-    index: int | None = None
-    list: str = "deny"
+    __slots__ = ("index", "list", "matched")
+    _fields = __match_args__ = ("type", "matched", "index", "list")
+
+    matched: str | None
+    index: int | None
+    list: str
+
+    def __init__(
+        self,
+        type: str = "NONE",
+        matched: str | None = None,
+        index: int | None = None,
+        list: str = "deny",
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "matched", matched)
+        _set(self, "index", index)
+        _set(self, "list", list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "matched": self.matched, "index": self.index, "list": self.list}
 
 
-@dataclass(frozen=True, slots=True)
 class ShieldReason(Reason):
-    """A shield rule's reason: the attack category, where it was found, an excerpt."""
+    """A shield rule's reason: the attack category, where it was found, an excerpt.
 
-    suspicious: bool = False
-    category: str | None = None
-    location: str | None = None
-    excerpt: str | None = None
-    #: True when the client is blocked for crossing the suspicion threshold.
-    escalated: bool = False
-    #: How many suspicious values were found.
-    findings: int = 0
-    #: What the inspection left out or cut, e.g. ``{"body": "prefix_inspected"}``,
-    #: ``{"excluded": True}``, ``{"query": "max_query_params"}``.
-    notes: dict[str, Any] = field(default_factory=dict)
+    Attributes:
+        escalated: True when the client is blocked for crossing the suspicion
+            threshold.
+        findings: how many suspicious values were found.
+        notes: what the inspection left out or cut, e.g.
+            ``{"body": "prefix_inspected"}``, ``{"excluded": True}``,
+            ``{"query": "max_query_params"}`` (a new empty dict when not given).
+    """
+
+    __slots__ = ("category", "escalated", "excerpt", "findings", "location", "notes", "suspicious")
+    _fields = __match_args__ = (
+        "type",
+        "suspicious",
+        "category",
+        "location",
+        "excerpt",
+        "escalated",
+        "findings",
+        "notes",
+    )
+
+    suspicious: bool
+    category: str | None
+    location: str | None
+    excerpt: str | None
+    escalated: bool
+    findings: int
+    notes: dict[str, Any]
+
+    def __init__(
+        self,
+        type: str = "NONE",
+        suspicious: bool = False,
+        category: str | None = None,
+        location: str | None = None,
+        excerpt: str | None = None,
+        escalated: bool = False,
+        findings: int = 0,
+        notes: dict[str, Any] | None = None,
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "suspicious", suspicious)
+        _set(self, "category", category)
+        _set(self, "location", location)
+        _set(self, "excerpt", excerpt)
+        _set(self, "escalated", escalated)
+        _set(self, "findings", findings)
+        _set(self, "notes", {} if notes is None else notes)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,16 +218,35 @@ class ShieldReason(Reason):
         }
 
 
-@dataclass(frozen=True, slots=True)
 class RateLimitReason(Reason):
-    """A rate limit's state for this client after this request."""
+    """A rate limit's state for this client after this request.
 
-    max: int = 0
-    remaining: int = 0
-    #: Seconds until the limit resets (a token is added, for a bucket).
-    reset: float = 0.0
-    #: The window or interval, in seconds.
-    window: float = 0.0
+    Attributes:
+        reset: seconds until the limit resets (a token is added, for a bucket).
+        window: the window or interval, in seconds.
+    """
+
+    __slots__ = ("max", "remaining", "reset", "window")
+    _fields = __match_args__ = ("type", "max", "remaining", "reset", "window")
+
+    max: int
+    remaining: int
+    reset: float
+    window: float
+
+    def __init__(
+        self,
+        type: str = "NONE",
+        max: int = 0,
+        remaining: int = 0,
+        reset: float = 0.0,
+        window: float = 0.0,
+    ) -> None:
+        _set(self, "type", type)
+        _set(self, "max", max)
+        _set(self, "remaining", remaining)
+        _set(self, "reset", reset)
+        _set(self, "window", window)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,19 +258,31 @@ class RateLimitReason(Reason):
         }
 
 
-@dataclass(frozen=True, slots=True)
 class ErrorReason(Reason):
     """Why no decision could be made (the request is allowed unless fail-closed)."""
 
-    message: str = ""
+    __slots__ = ("message",)
+    _fields = __match_args__ = ("type", "message")
+
+    message: str
+
+    def __init__(self, type: str = "NONE", message: str = "") -> None:
+        _set(self, "type", type)
+        _set(self, "message", message)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
 class _OtherReason(Reason):
-    data: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("data",)
+    _fields = __match_args__ = ("type", "data")
+
+    data: dict[str, Any]
+
+    def __init__(self, type: str = "NONE", data: dict[str, Any] | None = None) -> None:
+        _set(self, "type", type)
+        _set(self, "data", {} if data is None else data)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.data)

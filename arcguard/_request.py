@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import struct
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -195,6 +194,7 @@ _chain = chain.from_iterable
 # -- client IP ----------------------------------------------------------------
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_set = object.__setattr__
 
 
 def _parse_ip(value: str) -> str | None:
@@ -214,7 +214,6 @@ def _parse_ip(value: str) -> str | None:
     return str(addr)
 
 
-@dataclass(frozen=True, slots=True)
 class ProxyPolicy:
     """How the client IP is found.
 
@@ -226,10 +225,47 @@ class ProxyPolicy:
     ``X-Forwarded-For`` is read right to left while the hop is a trusted proxy:
     the first untrusted address is the client. A header from an untrusted peer
     never changes the IP.
+
+    Immutable; equal when the fields are equal, hashable, picklable.
     """
 
-    trusted_proxies: tuple[_Network, ...] = ()
-    platform: str | None = None
+    # A plain __slots__ class, not a frozen dataclass: importing
+    # ``dataclasses`` costs more than the rest of ``import arcguard``'s own
+    # modules on the way to the first decision.
+    __slots__ = ("platform", "trusted_proxies")
+    __match_args__ = ("trusted_proxies", "platform")
+
+    trusted_proxies: tuple[_Network, ...]
+    platform: str | None
+
+    def __init__(
+        self, trusted_proxies: tuple[_Network, ...] = (), platform: str | None = None
+    ) -> None:
+        _set(self, "trusted_proxies", trusted_proxies)
+        _set(self, "platform", platform)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return (self.trusted_proxies, self.platform) == (other.trusted_proxies, other.platform)
+
+    def __hash__(self) -> int:
+        return hash((self.trusted_proxies, self.platform))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__qualname__}(trusted_proxies={self.trusted_proxies!r}, "
+            f"platform={self.platform!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.trusted_proxies, self.platform))
 
     @classmethod
     def build(cls, trusted_proxies: Iterable[str] = (), platform: str | None = None) -> ProxyPolicy:
