@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,12 +30,25 @@ from ._request import (
 from ._rules import Rule, ShieldRule, rules_config
 
 if TYPE_CHECKING:
+    from logging import Logger
+
     from ._engine import DirectRules, Note, RateLimitOutcome
     from ._transport import Transport
 
 __all__ = ["DEFAULT_TIMEOUT", "ArcGuard"]
 
-logger = logging.getLogger("arcguard")
+_log: Logger | None = None
+
+
+def _logger() -> Logger:
+    # logging (~7 ms) is imported on the first message, not by ``import arcguard``.
+    global _log
+    if _log is None:
+        import logging
+
+        _log = logging.getLogger("arcguard")
+    return _log
+
 
 #: Seconds a call to the decide service may take before the decision is ERROR.
 DEFAULT_TIMEOUT = 0.020
@@ -311,7 +323,7 @@ class ArcGuard:
         except TypeError:
             raise
         except Exception as exc:  # a malformed request must never crash the app
-            logger.debug("could not read request: %r", exc)
+            _logger().debug("could not read request: %r", exc)
             details = RequestDetails(ip="")
             return details, self._error(details, exc, None)
         if self._cache_entries:
@@ -563,7 +575,7 @@ class ArcGuard:
     def _error(
         self, details: RequestDetails, exc: BaseException, local: list[tuple[int, str]] | None
     ) -> Decision:
-        logger.debug("decision error: %s", exc)
+        _logger().debug("decision error: %s", exc)
         reason = ErrorReason(type="ERROR", message=str(exc) or type(exc).__name__)
         results = tuple(
             RuleResult(kind, mode, _S_NOT_RUN, _C_ERROR, reason)
