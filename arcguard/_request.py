@@ -284,6 +284,10 @@ class ProxyPolicy:
                 ) from None
         if platform is not None and platform not in PLATFORM_IP_HEADERS:
             platform = None  # a detected platform without a client-IP header
+        if not nets and platform is None and cls is ProxyPolicy:
+            # The shared default (an equal value): the request readers know it
+            # means the socket peer, and skip the client-IP lookup per request.
+            return DEFAULT_POLICY
         return cls(trusted_proxies=tuple(nets), platform=platform)
 
     def _trusted(self, ip: str) -> bool:

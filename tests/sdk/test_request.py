@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickle
 
 import pytest
 
@@ -141,3 +142,26 @@ def test_cookie_and_query_arg_lookup() -> None:
     assert d.cookie("t") == "two"
     assert d.arg("b") == "x y"
     assert d.arg("zz") is None
+
+
+def test_proxy_policy_is_an_immutable_value() -> None:
+    policy = ProxyPolicy.build(["10.0.0.0/8"], platform="fly")
+    assert policy == ProxyPolicy.build(["10.0.0.0/8"], platform="fly")
+    assert policy != ProxyPolicy.build(["10.0.0.0/8"])
+    assert hash(policy) == hash(ProxyPolicy.build(["10.0.0.0/8"], platform="fly"))
+    assert pickle.loads(pickle.dumps(policy)) == policy  # noqa: S301 (our own bytes)
+    assert repr(policy) == (
+        "ProxyPolicy(trusted_proxies=(IPv4Network('10.0.0.0/8'),), platform='fly')"
+    )
+    with pytest.raises(AttributeError):
+        policy.platform = None  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        del policy.trusted_proxies  # type: ignore[misc]
+
+
+def test_an_empty_policy_reads_the_peer_like_the_default() -> None:
+    policy = ProxyPolicy.build()
+    assert policy == ProxyPolicy()
+    s = scope(headers=[(b"x-forwarded-for", b"1.2.3.4")])
+    assert details_from_asgi(s, policy).ip == "203.0.113.9"
+    assert details_from_wsgi(environ(x_forwarded_for="1.2.3.4"), policy).ip == "203.0.113.9"
