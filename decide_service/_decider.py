@@ -11,11 +11,11 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from arcguard._core import Core, get_core
-from arcguard._engine import Engine, EngineDecision
+from arcguard._engine import DirectRules, Engine, EngineDecision, rate_reason
 from arcguard._exceptions import ConfigurationError
 from arcguard._proto import decide_pb2 as pb
 from arcguard._request import RequestDetails
@@ -62,6 +62,8 @@ class ParsedRules:
     modes: tuple[int, ...]
     live: tuple[bool, ...]
     tails: tuple[tuple[bytes, bytes], ...] = ()
+    #: The engine's direct face for these rules (a sync store), else None.
+    direct: DirectRules | None = None
 
 
 def _result_tail(kind: str, mode: int, state: int) -> bytes:
@@ -78,20 +80,30 @@ class _RuleCache:
         self._data: OrderedDict[bytes, ParsedRules | str] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        # The entry last asked for or added: already the most recent, so asking
+        # for it again (one SDK's rule set, request after request) needs no
+        # lock and no reordering.
+        self._last: tuple[bytes, ParsedRules | str] | None = None
 
     def get(self, key: bytes) -> ParsedRules | str | None:
+        last = self._last
+        if last is not None and last[0] == key:
+            self.hits += 1
+            return last[1]
         v = self._data.get(key)
         if v is not None:
             self.hits += 1
             with self._lock:
                 if key in self._data:
                     self._data.move_to_end(key)
+                    self._last = (key, v)
         return v
 
     def put(self, key: bytes, value: ParsedRules | str) -> None:
         self.misses += 1
         with self._lock:
             self._data[key] = value
+            self._last = (key, value)
             while len(self._data) > self._size:
                 self._data.popitem(last=False)
 
@@ -175,8 +187,15 @@ class Decider:
         except ConfigurationError as exc:
             return str(exc)
         modes = tuple(_MODE[r.mode] for r in rules)
+        direct = None
+        if self._sync:
+            try:
+                direct = DirectRules(self.engine, tuple(rules))
+            except TypeError:  # an engine without a sync store
+                direct = None
         return ParsedRules(
             rules=tuple(rules),
+            direct=direct,
             kinds=tuple(r.kind for r in rules),
             modes=modes,
             live=tuple(r.mode == "LIVE" for r in rules),
@@ -242,8 +261,28 @@ class Decider:
         """Decides with a sync (memory) store, in the calling thread; the
         serialized DecideResponse."""
         parsed, details, requested, local = self.prepare(req)
-        out = self.engine.decide(details, parsed.rules, requested=requested, local=local)
-        return self.answer(parsed, out, req.typed_reasons)
+        direct = parsed.direct
+        if direct is None or local is None or req.typed_reasons:
+            out = self.engine.decide(details, parsed.rules, requested=requested, local=local)
+            return self.answer(parsed, out, req.typed_reasons)
+        # The SDK's escalations: the engine's direct face (the same steps and
+        # answers as Engine.decide, tests/engine/test_direct.py) completes the
+        # local codes in place, without a generator and a record per rule.
+        codes = [code for code, _ in local]
+        notes = direct.resolve(details, requested, codes)
+        results = []
+        for i, (code, (_, text)) in enumerate(zip(codes, local, strict=True)):
+            note = notes.get(i)
+            if note is None:
+                results.append((code, text, 0.0))
+                continue
+            reason, ttl = note
+            if reason is None:
+                reason = text
+            elif not isinstance(reason, str):
+                reason = rate_reason(reason)
+            results.append((code, reason, ttl))
+        return self._encode(parsed, results)
 
     async def decide(self, req: pb.DecideRequest) -> bytes:
         """Decides one request (awaits the store when it is asynchronous); the
@@ -274,16 +313,19 @@ class Decider:
         if typed:
             data: bytes = self.answer_message(parsed, out).SerializeToString()
             return data
+        return self._encode(parsed, results)
+
+    def _encode(self, parsed: ParsedRules, results: Sequence[tuple[int, str, float]]) -> bytes:
+        """The serialized DecideResponse of ``(code, reason, ttl)`` per rule
+        (one per rule, in order); counts it in the metrics."""
         deciding = -1
         live = parsed.live
         tails = parsed.tails
         parts: list[bytes] = []
         codes: list[int] = []
-        for i, o in enumerate(results):
-            code = o.code
+        for i, (code, reason, ttl) in enumerate(results):
             codes.append(code)
-            text = o.reason.encode()
-            ttl = o.ttl
+            text = reason.encode()
             body = [_BYTE[8], _BYTE[code + 1]]
             if text:
                 body += (b"\x12", encode_varint(len(text)), text)
@@ -296,10 +338,10 @@ class Decider:
                 deciding = i
         rid = self._next_id().encode()
         if deciding >= 0:
-            d = results[deciding]
-            conclusion, reason, ttl = pb.CONCLUSION_DENY, d.reason, d.ttl
+            _, reason, ttl = results[deciding]
+            conclusion = pb.CONCLUSION_DENY
         else:
-            conclusion, reason, ttl = pb.CONCLUSION_ALLOW, results[-1].reason, 0.0
+            conclusion, reason, ttl = pb.CONCLUSION_ALLOW, results[-1][1], 0.0
         rb = reason.encode()
         head = [b"\x0a", encode_varint(len(rid)), rid, b"\x10", _BYTE[conclusion]]
         if rb:
