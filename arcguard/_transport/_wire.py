@@ -151,14 +151,6 @@ def encode_varint(n: int) -> bytes:
 _BYTE = tuple(bytes((i,)) for i in range(256))
 
 
-def _text(tag: bytes, value: str, out: list[bytes]) -> None:
-    if value:
-        b = value.encode("utf-8")
-        out.append(tag)
-        out.append(encode_varint(len(b)))
-        out.append(b)
-
-
 def _latin1_text(b: bytes) -> bytes:
     # RequestDetails keeps header bytes as Latin-1; the wire's strings are UTF-8.
     return b if b.isascii() else b.decode("latin-1").encode("utf-8")
@@ -183,27 +175,58 @@ def _header_field(k: bytes, v: bytes) -> bytes:
     return b"".join(out)
 
 
+#: Encoded ``headers`` entries by their (name, value) bytes: most headers of
+#: an app's traffic repeat from request to request (user-agent, accept, host...),
+#: and finding one costs a tenth of writing it. Bounded: entries longer than
+#: _MAX_CACHED_HEADER bytes are not kept, and the dict is emptied when full.
+_HEADER_FIELDS: dict[tuple[bytes, bytes], bytes] = {}
+_MAX_HEADER_FIELDS = 1024
+_MAX_CACHED_HEADER = 256
+
+
+def _header_fields(raw: Sequence[tuple[bytes, bytes]]) -> list[bytes]:
+    cache = _HEADER_FIELDS
+    try:
+        out = []
+        for kv in raw:
+            f = cache.get(kv)
+            if f is None:
+                f = _header_field(*kv)
+                if len(f) <= _MAX_CACHED_HEADER:
+                    if len(cache) >= _MAX_HEADER_FIELDS:
+                        cache.clear()
+                    cache[kv] = f
+            out.append(f)
+        return out
+    except TypeError:  # an unhashable pair (ASGI allows any two-item iterable)
+        return [_header_field(k, v) for k, v in raw]
+
+
+_DETAIL_TAGS = (b"\x0a", b"\x12", b"\x1a", b"\x22", b"\x2a")
+
+
 def _details_bytes(details: RequestDetails) -> bytes:
     out: list[bytes] = []
-    _text(b"\x0a", details.ip, out)
-    _text(b"\x12", details.method, out)
-    _text(b"\x1a", details.host, out)
-    _text(b"\x22", details.path, out)
-    _text(b"\x2a", details.query, out)
-    # The raw Latin-1 bytes (same package).
-    out += [_header_field(k, v) for k, v in details._raw_headers]
+    # Fields 1-5 (ip, method, host, path, query), then the headers (field 6)
+    # from the raw Latin-1 bytes (same package).
+    for tag, value in zip(
+        _DETAIL_TAGS,
+        (details.ip, details.method, details.host, details.path, details.query),
+        strict=True,
+    ):
+        if value:
+            b = value.encode("utf-8")
+            n = len(b)
+            out += (tag, _BYTE[n] if n < 0x80 else encode_varint(n), b)
+    out += _header_fields(details._raw_headers)
     body = details.body
     if body:
-        out.append(b"\x3a")
-        out.append(encode_varint(len(body)))
-        out.append(bytes(body))
+        out += (b"\x3a", encode_varint(len(body)), bytes(body))
     for key, value in details.extras.items():
         kb = key.encode("utf-8")
         vb = value.encode("utf-8")
         entry = b"".join((b"\x0a", encode_varint(len(kb)), kb, b"\x12", encode_varint(len(vb)), vb))
-        out.append(b"\x42")
-        out.append(encode_varint(len(entry)))
-        out.append(entry)
+        out += (b"\x42", encode_varint(len(entry)), entry)
     return b"".join(out)
 
 
@@ -220,30 +243,30 @@ def encode_decide_tail(
             text that is not valid Unicode.
     """
     d = _details_bytes(details)
-    out = [b"\x0a", encode_varint(len(d)), d]
+    n = len(d)
+    out = [b"\x0a", _BYTE[n] if n < 0x80 else encode_varint(n), d]
     if requested:
         if not 0 < requested <= 0xFFFFFFFF:
             raise ValueError(f"requested: {requested} is outside uint32")
-        out.append(b"\x18")
-        out.append(encode_varint(requested))
+        out += (b"\x18", _BYTE[requested] if requested < 0x80 else encode_varint(requested))
     if local:
         for code, reason in local:
             if not 0 <= code <= _MAX_CODE:
                 raise ValueError(f"unknown rule code {code}")
-            r = reason.encode("utf-8")
-            n = len(r)
-            out.append(b"\x22")
-            if n:
-                out.append(encode_varint(n + 3 + len(encode_varint(n))))
-                out.append(_BYTE[8])
-                out.append(_BYTE[code + 1])
-                out.append(b"\x12")
-                out.append(encode_varint(n))
-                out.append(r)
+            if reason:
+                r = reason.encode("utf-8")
+                n = len(r)
+                out += (
+                    b"\x22",
+                    encode_varint(n + 3 + len(encode_varint(n))),
+                    b"\x08",
+                    _BYTE[code + 1],
+                    b"\x12",
+                    encode_varint(n),
+                    r,
+                )
             else:
-                out.append(_BYTE[2])
-                out.append(_BYTE[8])
-                out.append(_BYTE[code + 1])
+                out += (b"\x22\x02\x08", _BYTE[code + 1])
     return b"".join(out)
 
 

@@ -207,6 +207,28 @@ def test_hand_encoded_request_rejects_what_protobuf_rejects() -> None:
         encode_decide_tail(RequestDetails(ip="\ud800"), 1, None)
 
 
+def test_cached_header_fields_match_unhashable_pairs_and_stay_bounded() -> None:
+    from arcguard._transport import _wire
+
+    d = HAND_ENCODED_DETAILS[2]
+    first = encode_decide_tail(d, 1, None)
+    assert encode_decide_tail(d, 1, None) == first  # the second time from the cache
+    # An ASGI server may hand headers as two-item lists (unhashable).
+    as_lists = RequestDetails._from_raw(
+        d.ip, d.method, d.host, d.path, d.query, [list(h) for h in d._raw_headers], d.body
+    )
+    as_lists.extras = d.extras
+    assert encode_decide_tail(as_lists, 1, None) == first
+    for i in range(3 * _wire._MAX_HEADER_FIELDS):
+        encode_decide_tail(RequestDetails(ip="10.0.0.1", headers=[("x-id", str(i))]), 1, None)
+    assert len(_wire._HEADER_FIELDS) <= _wire._MAX_HEADER_FIELDS
+    long = RequestDetails(ip="10.0.0.1", headers=[("cookie", "c" * 1000)])
+    assert pb.DecideRequest.FromString(encode_decide_tail(long, 1, None)).details.headers[
+        0
+    ].value == ("c" * 1000)
+    assert all(len(f) <= _wire._MAX_CACHED_HEADER for f in _wire._HEADER_FIELDS.values())
+
+
 def test_details_from_proto_matches_the_constructor() -> None:
     msg = details_to_proto(HAND_ENCODED_DETAILS[2])
     back = details_from_proto(msg)
