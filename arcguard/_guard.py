@@ -485,17 +485,47 @@ class ArcGuard:
     def _merge(
         self, details: RequestDetails, local: list[tuple[int, str]], outcomes: Sequence[Any]
     ) -> Decision:
-        if len(outcomes) != len(self._plan):
+        """The decision of the service's answer (one outcome per rule, with
+        ``code``, ``reason`` and ``ttl``). Like :meth:`_direct_decision`, only
+        the codes are read now; the results are built when asked for."""
+        if len(outcomes) != self._n:
             return self._error(
                 details, TransportError("the decide service returned a wrong result count"), local
             )
-        rule_results = []
-        deciding: RuleResult | None = None
+        deciding = error = -1
         ttl = 0.0
-        any_error: RuleResult | None = None
-        for outcome, (kind, mode, live, rule_id, _), rule in zip(
-            outcomes, self._plan, self.rules, strict=True
-        ):
+        live = self._live
+        for i, outcome in enumerate(outcomes):
+            code = outcome.code
+            if code == _DENY:
+                if live[i]:
+                    rule_ttl = outcome.ttl
+                    if rule_ttl > 0:
+                        key = fingerprint(self._characteristics[i], details)
+                        self._cache.put((self._plan[i][3], key), outcome.reason, rule_ttl)
+                    if deciding < 0:
+                        deciding, ttl = i, rule_ttl
+            elif code == _ERROR and error < 0 and live[i]:
+                error = i
+        if deciding >= 0:
+            conclusion, reason_at = _C_DENY, deciding
+        elif error >= 0:
+            conclusion, reason_at = _C_ERROR, error
+        else:
+            conclusion, reason_at = _C_ALLOW, self._allow_reason  # type: ignore[assignment]
+        return Decision._deferred(
+            conclusion,
+            reason_at,
+            self._remote_results,
+            outcomes,
+            ttl,
+            details.ip,
+            self.fail_open,
+        )
+
+    def _remote_results(self, outcomes: Sequence[Any]) -> tuple[RuleResult, ...]:
+        rule_results = []
+        for outcome, (kind, mode, live, _, _) in zip(outcomes, self._plan, strict=True):
             code = outcome.code
             if code == _NOT_RUN:
                 rr = RuleResult(kind, mode, _S_NOT_RUN, _C_ALLOW, outcome.reason)
@@ -503,33 +533,8 @@ class ArcGuard:
                 state = _S_RUN if live else _S_DRY_RUN
                 conclusion = _CONCLUSION.get(code, _C_ERROR)
                 rr = RuleResult(kind, mode, state, conclusion, outcome.reason, outcome.ttl)
-                if code == _DENY and live:
-                    if outcome.ttl > 0:
-                        key = fingerprint(getattr(rule, "characteristics", ("ip.src",)), details)
-                        self._cache.put((rule_id, key), outcome.reason, outcome.ttl)
-                    if deciding is None:
-                        deciding = rr
-                        ttl = outcome.ttl
-                elif code == _ERROR and live and any_error is None:
-                    any_error = rr
             rule_results.append(rr)
-        reason: Reason | RuleResult
-        if deciding is not None:
-            conclusion, reason = _C_DENY, deciding
-        elif any_error is not None:
-            conclusion, reason = _C_ERROR, any_error
-        else:
-            conclusion = _C_ALLOW
-            reason = rule_results[-1] if rule_results else _NONE_REASON
-        return Decision(
-            id=_next_id(),
-            conclusion=conclusion,
-            reason=reason,
-            results=tuple(rule_results),
-            ttl=ttl,
-            ip=details.ip,
-            fail_open=self.fail_open,
-        )
+        return tuple(rule_results)
 
     def _cached(self, details: RequestDetails, local: list[int] | None = None) -> Decision | None:
         """A cached DENY of a LIVE rule that applies to this request.
