@@ -175,6 +175,18 @@ def test_non_bearer_authorization_is_refused(service: RunningService) -> None:
     assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
 
 
+@pytest.mark.parametrize("metadata", [(), (("authorization", "Bearer ak_wrong"),)])
+def test_report_without_an_accepted_key_is_refused(
+    service: RunningService, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        with service.channel() as ch:
+            ch.unary_unary(f"/{SERVICE_NAME}/Report")(
+                pb.ReportRequest().SerializeToString(), timeout=TEST_TIMEOUT, metadata=metadata
+            )
+    assert err.value.code() is grpc.StatusCode.UNAUTHENTICATED
+
+
 def test_health_and_reflection_need_no_key(service: RunningService) -> None:
     with service.channel() as ch:
         health = health_pb2_grpc.HealthStub(ch)
