@@ -326,6 +326,8 @@ class GrpcTransport(Transport):
             weakref.WeakKeyDictionary()
         )
         self._breakers: dict[str, CircuitBreaker] = {}
+        # Per target, its breaker and sync Decide stub: one lookup per call.
+        self._routes: dict[str, tuple[CircuitBreaker, Callable[..., pb.DecideResponse]]] = {}
 
     def _target_changed(self, change: Any) -> None:
         """The selector moved to another endpoint (fail-over or fail-back).
@@ -342,6 +344,7 @@ class GrpcTransport(Transport):
         with self._lock:
             stale = self._sync.pop(target, None)
             self._breakers.pop(target, None)
+            self._routes.pop(target, None)
         if stale is not None:
             stale.channel.close()
 
@@ -419,6 +422,11 @@ class GrpcTransport(Transport):
             )
             per_loop[target] = ch
         return ch
+
+    def _route(self, target: str) -> tuple[CircuitBreaker, Callable[..., pb.DecideResponse]]:
+        route = (self.breaker(target), self._sync_channel(target).decide)
+        self._routes[target] = route
+        return route
 
     def breaker(self, target: str | None = None) -> CircuitBreaker:
         """The circuit breaker of ``target`` (default: the current target)."""
@@ -523,17 +531,19 @@ class GrpcTransport(Transport):
         """
         if self._pid != os.getpid():
             self._check_fork()
-        target = self._target()
-        breaker = self.breaker(target)
+        target = self._fixed if self._fixed is not None else self._target()
+        route = self._routes.get(target)
+        breaker, stub = route if route is not None else self._route(target)
         if not breaker.allow():
             raise self._refused(target, breaker)
         payload, n = self._request(details, rules, requested, local)
-        stub = self._sync_channel(target).decide
         try:
             resp = stub(payload, timeout=self._timeout, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise self._failed(target, breaker, exc) from exc
-        self._succeeded(target, breaker)
+        breaker.record_success()
+        if self._selector is not None:
+            self._selector.report_success(target)
         return self._answer(resp, n)
 
     async def adecide(
@@ -613,6 +623,7 @@ class GrpcTransport(Transport):
             self._reset(os.getpid())
             return
         with self._lock:
+            self._routes = {}
             sync, self._sync = self._sync, {}
             aio = list(self._aio.items())
             self._aio = weakref.WeakKeyDictionary()
