@@ -1,4 +1,5 @@
-"""Fixtures of the engine tests: a real redis-server per session, stores, a fake clock."""
+"""Fixtures of the engine tests: stores (memory, and the session redis-server of
+tests/conftest.py), a fake clock."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import pytest
 
 from arcguard._core import Core, CoreSettings
 from arcguard._engine import MemoryStore
-
-from .redis_server import RedisServer, redis_server_available
 
 
 class FakeClock:
@@ -24,25 +23,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A redis-server on a free port for the whole session."""
-    if not redis_server_available():
-        pytest.skip("redis-server is not on PATH")
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """The session server's URL, emptied before the test."""
-    redis_server.flushall()
-    return redis_server.url
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -1,6 +1,6 @@
 """Fixtures of the decide-service tests: the real server in a background event
 loop thread (``create_server`` on port 0), SDK transports pointed at it, and a
-real redis-server (shared with the engine tests' helper)."""
+real redis-server (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 
 from arcguard._transport import GrpcTransport, GrpcTransportSettings
 from decide_service import DecideApp, Settings, app_for, create_server, shutdown
-from tests.engine.redis_server import RedisServer, redis_server_available
 
 T = TypeVar("T")
 
@@ -119,22 +118,3 @@ def transport(service: RunningService) -> Iterator[GrpcTransport]:
         yield t
     finally:
         t.close()
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A redis-server on a free port for the session (stopped by pid)."""
-    if not redis_server_available():
-        pytest.skip("redis-server is not on PATH")
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server: RedisServer) -> str:
-    """The session server's URL, emptied before the test."""
-    redis_server.flushall()
-    return redis_server.url
