@@ -22,7 +22,7 @@ def make_guard() -> ArcGuard:
             detect_bot(mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY", "CATEGORY:SCANNER"]),
             filter_rule(mode="LIVE", deny=['http.request.uri.path matches "^/admin"']),
             fixed_window(
-                mode="LIVE", window="60s", max=3, match='http.request.uri.path == "/limited"'
+                mode="LIVE", window="1h", max=3, match='http.request.uri.path == "/limited"'
             ),
         ],
         environ=DEV,

@@ -133,7 +133,7 @@ def test_decision_is_immutable() -> None:
 
 
 def test_rate_limit_deny_is_cached_for_its_ttl() -> None:
-    guard = ArcGuard(rules=[fixed_window(window="60s", max=2)], environ=DEV)
+    guard = ArcGuard(rules=[fixed_window(window="1h", max=2)], environ=DEV)
     states = [guard.protect(req()).results[0].state for _ in range(4)]
     decisions = [guard.protect(req()) for _ in range(2)]
     assert states[:2] == [RuleState.RUN, RuleState.RUN]
@@ -147,7 +147,7 @@ def test_rate_limit_deny_is_cached_for_its_ttl() -> None:
 
 def test_request_details_with_extras_feed_characteristics() -> None:
     guard = ArcGuard(
-        rules=[fixed_window(window="60s", max=1, characteristics=["userId"])], environ=DEV
+        rules=[fixed_window(window="1h", max=1, characteristics=["userId"])], environ=DEV
     )
     assert guard.protect(req(), userId="a").is_allowed()
     assert guard.protect(req(), userId="b").is_allowed()
@@ -155,7 +155,7 @@ def test_request_details_with_extras_feed_characteristics() -> None:
 
 
 def test_a_cached_deny_of_a_scoped_rule_applies_only_where_its_match_does() -> None:
-    rule = fixed_window(window="60s", max=1, match='http.request.uri.path == "/login"')
+    rule = fixed_window(window="1h", max=1, match='http.request.uri.path == "/login"')
     guard = ArcGuard(rules=[rule], environ=DEV)
     assert guard.protect(req(path="/login")).is_allowed()
     assert guard.protect(req(path="/login")).is_denied()
@@ -168,7 +168,7 @@ def test_a_cached_deny_of_a_scoped_rule_applies_only_where_its_match_does() -> N
 
 
 def test_requested_must_be_a_positive_integer() -> None:
-    guard = ArcGuard(rules=[fixed_window(window="60s", max=5)], environ=DEV)
+    guard = ArcGuard(rules=[fixed_window(window="1h", max=5)], environ=DEV)
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="requested"):
             guard.protect(req(), requested=bad)  # type: ignore[arg-type]

@@ -118,7 +118,7 @@ def test_direct_decisions_are_the_generic_paths(rules_at: int, cache_size: int) 
 
 
 def test_aprotect_takes_the_direct_path_too() -> None:
-    guard = ArcGuard(rules=[fixed_window(window="60s", max=1)], environ=DEV)
+    guard = ArcGuard(rules=[fixed_window(window="1h", max=1)], environ=DEV)
     assert guard._direct is not None
     scope = _scope(random.Random(1))  # noqa: S311
     first = asyncio.run(guard.aprotect(scope))

@@ -63,7 +63,7 @@ def guard() -> ArcGuard:
     return ArcGuard(
         rules=[
             detect_bot(deny=["CATEGORY:HTTP_LIBRARY"]),
-            fixed_window(window="60s", max=2, match='http.request.uri.path == "/limited"'),
+            fixed_window(window="1h", max=2, match='http.request.uri.path == "/limited"'),
         ],
         environ=DEV,
     )
@@ -92,7 +92,7 @@ def test_rate_limit_gives_429_retry_after_and_ratelimit_headers(guard: ArcGuard)
     app = ArcGuardMiddleware(inner_app, guard=guard)
     first = asyncio.run(run(app, http_scope(path="/limited")))
     assert first[0] == 200
-    assert first[1]["ratelimit-policy"] == "2;w=60"
+    assert first[1]["ratelimit-policy"] == "2;w=3600"
     assert first[1]["ratelimit"].startswith("limit=2, remaining=1")
     asyncio.run(run(app, http_scope(path="/limited")))
     status, headers, _, called = asyncio.run(run(app, http_scope(path="/limited")))

@@ -12,7 +12,7 @@ from decide_service import Decider, Settings
 from decide_service._metrics import Metrics
 
 RULES = rule_set_to_proto(
-    [fixed_window(window="60s", max=5), detect_bot(mode="DRY_RUN", deny=["CURL"]), shield()]
+    [fixed_window(window="1h", max=5), detect_bot(mode="DRY_RUN", deny=["CURL"]), shield()]
 )
 RATE = '{"type":"RATE_LIMIT","max":5,"remaining":0,"reset":41.5,"window":60.0}'
 

@@ -34,7 +34,7 @@ from .conftest import KEY, TEST_TIMEOUT, RunningService, service_settings
 
 pytestmark = pytest.mark.integration
 
-RULES = (fixed_window(window="60s", max=1000),)
+RULES = (fixed_window(window="1h", max=1000),)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -105,7 +105,7 @@ def test_guard_fails_open_while_the_service_is_down_and_recovers() -> None:
     svc = RunningService(service_settings(metrics_port=None))
     port = svc.port
     guard = ArcGuard(
-        rules=[fixed_window(window="60s", max=1000)],
+        rules=[fixed_window(window="1h", max=1000)],
         key=KEY,
         endpoint=svc.target,
         timeout=0.5,

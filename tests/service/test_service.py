@@ -54,7 +54,7 @@ def raw_call(
 
 
 def request(rules: list[object] | None = None, **details_kw: object) -> pb.DecideRequest:
-    rs = rules if rules is not None else [fixed_window(window="60s", max=10)]
+    rs = rules if rules is not None else [fixed_window(window="1h", max=10)]
     return pb.DecideRequest(
         details=details_to_proto(details(**details_kw)),
         rules=rule_set_to_proto(rs),  # type: ignore[arg-type]
@@ -67,14 +67,14 @@ def request(rules: list[object] | None = None, **details_kw: object) -> pb.Decid
 def test_fixed_window_denies_after_max_with_ttl_and_rate_limit_reason(
     transport: GrpcTransport,
 ) -> None:
-    rules = (fixed_window(window="60s", max=3),)
+    rules = (fixed_window(window="1h", max=3),)
     d = details()
     codes = [transport.decide(d, rules).results[0] for _ in range(5)]
     assert [o.code for o in codes] == [0, 0, 0, 1, 1]
     denied = codes[3]
     reason = json.loads(denied.reason)
     assert reason["type"] == "RATE_LIMIT" and reason["max"] == 3 and reason["remaining"] == 0
-    assert 0 < denied.ttl <= 60
+    assert 0 < denied.ttl <= 3600
 
 
 def test_token_bucket_takes_requested_tokens(transport: GrpcTransport) -> None:
@@ -86,7 +86,7 @@ def test_token_bucket_takes_requested_tokens(transport: GrpcTransport) -> None:
 
 
 def test_async_decide_uses_an_aio_channel_per_loop(service: RunningService) -> None:
-    rules = (fixed_window(window="60s", max=2),)
+    rules = (fixed_window(window="1h", max=2),)
     d = details()
 
     async def run(t: GrpcTransport) -> list[int]:
@@ -99,7 +99,7 @@ def test_async_decide_uses_an_aio_channel_per_loop(service: RunningService) -> N
 
 
 def test_local_results_are_used_instead_of_evaluating_again(transport: GrpcTransport) -> None:
-    rules = (detect_bot(deny=["CURL"]), fixed_window(window="60s", max=5))
+    rules = (detect_bot(deny=["CURL"]), fixed_window(window="1h", max=5))
     local = [(1, '{"type":"BOT","bot":"CURL","categories":[],"denied":true}'), (2, "{}")]
     out = transport.decide(details(), rules, local=local).results
     assert out[0].code == 1 and json.loads(out[0].reason)["bot"] == "CURL"
@@ -111,7 +111,7 @@ def test_response_carries_conclusion_state_kind_and_typed_reasons(
 ) -> None:
     rules = [
         filter_rule(mode="DRY_RUN", deny=['http.host eq "x"']),
-        fixed_window(window="60s", max=1),
+        fixed_window(window="1h", max=1),
     ]
     req = request(rules)
     req.typed_reasons = True
@@ -152,7 +152,7 @@ def test_report_counts_shield_suspicion_then_decide_blocks_the_client(
 def test_wrong_or_missing_key_is_unauthenticated_and_decides_nothing(
     service: RunningService,
 ) -> None:
-    rules = (fixed_window(window="60s", max=1),)
+    rules = (fixed_window(window="1h", max=1),)
     d = details()
     for key in ("wrong", None, KEY + "x"):
         t = service.transport(key=key)
@@ -290,20 +290,20 @@ def test_invalid_argument_is_a_transport_error_and_does_not_open_the_breaker(
     big = details(body=b"x" * (2 * 1024 * 1024))
     for _ in range(5):
         with pytest.raises(TransportError, match="INVALID_ARGUMENT"):
-            t.decide(big, (fixed_window(window="60s", max=10),))
+            t.decide(big, (fixed_window(window="1h", max=10),))
     assert t.breaker().state == "closed"
     t.close()
 
 
 def test_server_keeps_serving_after_bad_requests(transport: GrpcTransport) -> None:
-    assert transport.decide(details(), (fixed_window(window="60s", max=10),)).results[0].code == 0
+    assert transport.decide(details(), (fixed_window(window="1h", max=10),)).results[0].code == 0
 
 
 def test_wrong_result_count_from_the_service_is_a_transport_error(
     service: RunningService,
 ) -> None:
     t = service.transport()
-    rules = (fixed_window(window="60s", max=10),)
+    rules = (fixed_window(window="1h", max=10),)
     t._rules_bytes(rules)  # cache the encoded rule set, then lie about its length
     assert t._rules_cache is not None
     t._rules_cache = (rules, t._rules_cache[1], 2)
@@ -318,7 +318,7 @@ def test_wrong_result_count_from_the_service_is_a_transport_error(
 def test_metrics_endpoint_scrapes_decisions_latency_and_errors(
     service: RunningService, transport: GrpcTransport
 ) -> None:
-    transport.decide(details(), (fixed_window(window="60s", max=10),))
+    transport.decide(details(), (fixed_window(window="1h", max=10),))
     port = service.app.metrics_port
     assert port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
@@ -380,11 +380,11 @@ def test_tls_server_with_self_signed_certificate(tmp_path: object) -> None:
             ),
             svc.target,
         )
-        assert t.decide(details(), (fixed_window(window="60s", max=1),)).results[0].code == 0
+        assert t.decide(details(), (fixed_window(window="1h", max=1),)).results[0].code == 0
         t.close()
         plain = svc.transport(tls=False)
         with pytest.raises(TransportError):
-            plain.decide(details(), (fixed_window(window="60s", max=1),))
+            plain.decide(details(), (fixed_window(window="1h", max=1),))
         plain.close()
     finally:
         svc.stop()

@@ -50,7 +50,7 @@ RULES: list[Rule] = [
         window="30s",
         block_for="1m",
     ),
-    fixed_window(window="60s", max=100),
+    fixed_window(window="1h", max=100),
     fixed_window(
         window="1s",
         max=1,
