@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -430,13 +430,32 @@ class ArcGuard:
                 if live[i]:
                     reason, rule_ttl = notes.get(i, _CORE_NOTE)
                     if rule_ttl > 0:
-                        key = fingerprint(self._characteristics[i], details)
                         text = self._reason_text(reason, payload, i)
-                        self._cache.put((self._plan[i][3], key), text, rule_ttl)
+                        self._cache.put(self._cache_key(i, details), text, rule_ttl)
                     if deciding < 0:
                         deciding, ttl = i, rule_ttl
             elif code == _ERROR and error < 0 and live[i]:
                 error = i
+        return self._concluded(deciding, error, ttl, self._merged_results, source, details)
+
+    def _cache_key(self, i: int, details: RequestDetails) -> tuple[str, str]:
+        """The deny cache's key of rule ``i`` for a request: the rule's id and
+        the fingerprint of its characteristics (one place, so that what is put
+        is what is looked up)."""
+        return self._plan[i][3], fingerprint(self._characteristics[i], details)
+
+    def _concluded(
+        self,
+        deciding: int,
+        error: int,
+        ttl: float,
+        build: Callable[[Any], tuple[RuleResult, ...]],
+        source: Any,
+        details: RequestDetails,
+    ) -> Decision:
+        """The decision once the rules' codes are final: the first LIVE deny
+        decides, else the first LIVE error, else ALLOW; ``build(source)``
+        makes the per-rule results when they are asked for."""
         if deciding >= 0:
             conclusion, reason_at = _C_DENY, deciding
         elif error >= 0:
@@ -444,13 +463,7 @@ class ArcGuard:
         else:
             conclusion, reason_at = _C_ALLOW, self._allow_reason  # type: ignore[assignment]
         return Decision._deferred(
-            conclusion,
-            reason_at,
-            self._merged_results,
-            source,
-            ttl,
-            details.ip,
-            self.fail_open,
+            conclusion, reason_at, build, source, ttl, details.ip, self.fail_open
         )
 
     def _reason_text(self, reason: str | RateLimitOutcome | None, payload: bytes, i: int) -> str:
@@ -501,27 +514,12 @@ class ArcGuard:
                 if live[i]:
                     rule_ttl = outcome.ttl
                     if rule_ttl > 0:
-                        key = fingerprint(self._characteristics[i], details)
-                        self._cache.put((self._plan[i][3], key), outcome.reason, rule_ttl)
+                        self._cache.put(self._cache_key(i, details), outcome.reason, rule_ttl)
                     if deciding < 0:
                         deciding, ttl = i, rule_ttl
             elif code == _ERROR and error < 0 and live[i]:
                 error = i
-        if deciding >= 0:
-            conclusion, reason_at = _C_DENY, deciding
-        elif error >= 0:
-            conclusion, reason_at = _C_ERROR, error
-        else:
-            conclusion, reason_at = _C_ALLOW, self._allow_reason  # type: ignore[assignment]
-        return Decision._deferred(
-            conclusion,
-            reason_at,
-            self._remote_results,
-            outcomes,
-            ttl,
-            details.ip,
-            self.fail_open,
-        )
+        return self._concluded(deciding, error, ttl, self._remote_results, outcomes, details)
 
     def _remote_results(self, outcomes: Sequence[Any]) -> tuple[RuleResult, ...]:
         rule_results = []
@@ -544,7 +542,7 @@ class ArcGuard:
         core said NEEDS_REMOTE), so a client limited on one path is not
         refused on the others.
         """
-        for i, ((kind, mode, live, rule_id, _), rule) in enumerate(
+        for i, ((kind, mode, live, _, _), rule) in enumerate(
             zip(self._plan, self.rules, strict=True)
         ):
             if not live:
@@ -555,8 +553,7 @@ class ArcGuard:
                     continue
             elif not scoped or local[i] != _NEEDS_REMOTE:
                 continue
-            key = fingerprint(self._characteristics[i], details)
-            hit = self._cache.get((rule_id, key))
+            hit = self._cache.get(self._cache_key(i, details))
             if hit is None:
                 continue
             text, remaining = hit

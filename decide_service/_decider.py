@@ -132,7 +132,6 @@ class Decider:
         self.settings = settings
         self.engine = engine
         self.metrics = metrics
-        self._sync = sync_engine
         #: Whether the engine's store is synchronous (memory): no awaiting needed.
         self.sync_engine = sync_engine
         self._core = core
@@ -188,7 +187,7 @@ class Decider:
             return str(exc)
         modes = tuple(_MODE[r.mode] for r in rules)
         direct = None
-        if self._sync:
+        if self.sync_engine:
             try:
                 direct = DirectRules(self.engine, tuple(rules))
             except TypeError:  # an engine without a sync store
@@ -291,7 +290,7 @@ class Decider:
         Raises:
             InvalidRequest: the request is malformed or over a limit.
         """
-        if self._sync:
+        if self.sync_engine:
             return self.decide_sync(req)
         parsed, details, requested, local = self.prepare(req)
         out = await self.engine.adecide(details, parsed.rules, requested=requested, local=local)
@@ -429,7 +428,7 @@ class Decider:
         items = self.prepare_report(req)
         accepted = 0
         for parsed, details, local in items:
-            if self._sync:
+            if self.sync_engine:
                 self.engine.record(details, parsed.rules, local)
             else:
                 await self.engine.arecord(details, parsed.rules, local)
