@@ -9,6 +9,8 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from ._frozen import Frozen
+
 __all__ = [
     "BotReason",
     "Conclusion",
@@ -44,19 +46,17 @@ class RuleState(StrEnum):
     CACHED = "CACHED"  #: answered from the deny cache
 
 
-class Reason:
+class Reason(Frozen):
     """Why a rule or a decision concluded what it did. ``type`` names the family.
 
     Reasons are immutable values: equal when of the same class with equal
     fields, hashable when their fields are, and their repr shows every field.
     """
 
-    # Plain __slots__ classes rather than frozen dataclasses: importing
-    # ``dataclasses`` (it imports inspect, ast, dis, tokenize) and generating
-    # each class's methods made this module over half of ``import arcguard``.
-    # The behaviour is the dataclasses': construction by position or keyword
-    # in field order, immutability, equality, hash, repr, pattern matching,
-    # pickling. Only ``dataclasses.replace``/``fields``/``asdict`` no longer
+    # A Frozen (plain __slots__) class rather than a frozen dataclass: the
+    # behaviour is the dataclass's (construction by position or keyword in
+    # field order, immutability, equality, hash, repr, pattern matching,
+    # pickling); only ``dataclasses.replace``/``fields``/``asdict`` no longer
     # apply (``to_dict`` gives the fields).
     __slots__ = ("type",)
     _fields: ClassVar[tuple[str, ...]] = ("type",)
@@ -66,30 +66,6 @@ class Reason:
 
     def __init__(self, type: str = "NONE") -> None:
         _set(self, "type", type)
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, f) for f in self._fields])
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        args = ", ".join([f"{f}={getattr(self, f)!r}" for f in self._fields])
-        return f"{type(self).__qualname__}({args})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._values())
 
     def to_dict(self) -> dict[str, Any]:
         """The reason as plain JSON-able data."""

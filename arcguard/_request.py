@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from ._exceptions import ConfigurationError
+from ._frozen import Frozen
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -214,7 +215,7 @@ def _parse_ip(value: str) -> str | None:
     return str(addr)
 
 
-class ProxyPolicy:
+class ProxyPolicy(Frozen):
     """How the client IP is found.
 
     Attributes:
@@ -229,11 +230,9 @@ class ProxyPolicy:
     Immutable; equal when the fields are equal, hashable, picklable.
     """
 
-    # A plain __slots__ class, not a frozen dataclass: importing
-    # ``dataclasses`` costs more than the rest of ``import arcguard``'s own
-    # modules on the way to the first decision.
+    # A Frozen (plain __slots__) class, not a frozen dataclass: see _frozen.
     __slots__ = ("platform", "trusted_proxies")
-    __match_args__ = ("trusted_proxies", "platform")
+    _fields = __match_args__ = ("trusted_proxies", "platform")
 
     trusted_proxies: tuple[_Network, ...]
     platform: str | None
@@ -243,29 +242,6 @@ class ProxyPolicy:
     ) -> None:
         _set(self, "trusted_proxies", trusted_proxies)
         _set(self, "platform", platform)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return (self.trusted_proxies, self.platform) == (other.trusted_proxies, other.platform)
-
-    def __hash__(self) -> int:
-        return hash((self.trusted_proxies, self.platform))
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__qualname__}(trusted_proxies={self.trusted_proxies!r}, "
-            f"platform={self.platform!r})"
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.trusted_proxies, self.platform))
 
     @classmethod
     def build(cls, trusted_proxies: Iterable[str] = (), platform: str | None = None) -> ProxyPolicy:

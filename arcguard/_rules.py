@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 from ._exceptions import ConfigurationError
+from ._frozen import Frozen
 
 __all__ = [
     "DEFAULT_CHARACTERISTICS",
@@ -145,18 +146,16 @@ def _blake2b(data: bytes) -> str:
 _set = object.__setattr__
 
 
-class Rule:
+class Rule(Frozen):
     """Base of every rule. ``mode`` is LIVE (may deny) or DRY_RUN (reports only).
 
     Rules are immutable values: equal when of the same class with equal
     options, hashable, and their repr shows every option.
     """
 
-    # Plain __slots__ classes rather than frozen dataclasses: the dataclass
-    # decorator generates and compiles five methods per class, which made
-    # this module the largest part of ``import arcguard``. The behaviour is the
-    # same: positional-or-keyword construction in field order, immutability,
-    # equality, hash, repr, pickling.
+    # A Frozen (plain __slots__) class rather than a frozen dataclass: the
+    # same positional-or-keyword construction in field order, immutability,
+    # equality, hash, repr, pickling, for a fraction of the import time.
     __slots__ = ("mode",)
     _fields: ClassVar[tuple[str, ...]] = ("mode",)
 
@@ -167,30 +166,6 @@ class Rule:
 
     def __init__(self, mode: Mode) -> None:
         _set(self, "mode", mode)
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f) for f in self._fields)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"rules are immutable: cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"rules are immutable: cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
-        return f"{type(self).__qualname__}({args})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), self._values())
 
     def config(self) -> dict[str, Any]:
         """The rule as the Wasm core and the wire schema see it."""

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CoreError, RuleError
+from .._frozen import Frozen
 
 if TYPE_CHECKING:
     from logging import Logger
@@ -400,7 +401,7 @@ def _addr(obj: object) -> ctypes.c_void_p:
 RawResult = tuple[int, str]
 
 
-class CoreSettings:
+class CoreSettings(Frozen):
     """How the Wasm core is run (immutable).
 
     Attributes:
@@ -414,9 +415,11 @@ class CoreSettings:
             Cranelift before the first decision.
     """
 
-    # A plain class, not a dataclass: the dataclass decorator's code
-    # generation costs more import time than the rest of this module.
+    # A Frozen (plain __slots__) class, not a dataclass: the dataclass
+    # decorator's code generation costs more import time than the rest of
+    # this module.
     __slots__ = ("cache_dir", "fuel", "memory_limit", "tiered")
+    _fields = ("fuel", "memory_limit", "cache_dir", "tiered")
 
     fuel: int
     memory_limit: int
@@ -435,29 +438,6 @@ class CoreSettings:
         set_(self, "memory_limit", memory_limit)
         set_(self, "cache_dir", cache_dir)
         set_(self, "tiered", tiered)
-
-    def _key(self) -> tuple[object, ...]:
-        return (self.fuel, self.memory_limit, self.cache_dir, self.tiered)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"CoreSettings is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"CoreSettings is immutable: cannot delete {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not CoreSettings:
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"CoreSettings(fuel={self.fuel!r}, memory_limit={self.memory_limit!r}, "
-            f"cache_dir={self.cache_dir!r}, tiered={self.tiered!r})"
-        )
 
 
 def cache_dir_from_env(environ: Mapping[str, str]) -> str | None:

@@ -51,6 +51,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from .._exceptions import ConfigurationError
+from .._frozen import Frozen
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 
-class Platform:
+class Platform(Frozen):
     """A detected hosting platform (immutable).
 
     Attributes:
@@ -75,6 +76,7 @@ class Platform:
     # and the dataclass decorator's code generation is a measurable part of
     # a cold start.
     __slots__ = ("markers", "name", "region")
+    _fields = ("name", "region", "markers")
 
     name: str
     region: str | None
@@ -84,23 +86,6 @@ class Platform:
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "region", region)
         object.__setattr__(self, "markers", markers)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"Platform is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"Platform is immutable: cannot delete {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not Platform:
-            return NotImplemented
-        return (self.name, self.region, self.markers) == (other.name, other.region, other.markers)
-
-    def __hash__(self) -> int:
-        return hash((self.name, self.region, self.markers))
-
-    def __repr__(self) -> str:
-        return f"Platform(name={self.name!r}, region={self.region!r}, markers={self.markers!r})"
 
 
 class _Rule:
