@@ -1,4 +1,5 @@
-"""Fixtures shared by every test package: one real redis-server per session."""
+"""Fixtures shared by every test package: real redis-servers (one per session,
+and one of a test's own to stop and restart)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ import pytest
 from tests.engine.redis_server import RedisServer, redis_server_available
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """A redis-server on a free port for the whole session (stopped by pid)."""
+def _running_redis() -> Iterator[RedisServer]:
     if not redis_server_available():
         pytest.skip("redis-server is not on PATH")
     server = RedisServer.start()
@@ -19,6 +18,18 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server on a free port for the whole session (stopped by pid)."""
+    yield from _running_redis()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and restart."""
+    yield from _running_redis()
 
 
 @pytest.fixture

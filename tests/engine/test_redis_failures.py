@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,24 +23,12 @@ from arcguard._exceptions import DecideError
 from arcguard._request import RequestDetails
 from arcguard._rules import detect_bot, fixed_window
 
-from .redis_server import RedisServer, redis_server_available
+from .redis_server import RedisServer
 
 pytestmark = pytest.mark.redis
 
 FW = LimitSpec.fixed_window(max=3, window=3600.0)
 ALLOW_BOT = (CODE_ALLOW, '{"type":"BOT","bot":null,"categories":[],"denied":false}')
-
-
-@pytest.fixture
-def own_server() -> Iterator[RedisServer]:
-    """A redis-server this test may stop and restart."""
-    if not redis_server_available():
-        pytest.skip("redis-server is not on PATH")
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _eventually(fn, attempts: int = 40):  # type: ignore[no-untyped-def]
@@ -54,17 +41,17 @@ def _eventually(fn, attempts: int = 40):  # type: ignore[no-untyped-def]
     return fn()
 
 
-def test_sync_store_raises_store_unavailable_and_resumes(own_server: RedisServer) -> None:
-    store = SyncRedisStore(own_server.url)
+def test_sync_store_raises_store_unavailable_and_resumes(own_redis: RedisServer) -> None:
+    store = SyncRedisStore(own_redis.url)
     try:
         assert store.hit(FW, "k", 1, 0.0).allowed
-        own_server.stop()
+        own_redis.stop()
         with pytest.raises(StoreUnavailable) as info:
             store.hit(FW, "k", 1, 0.0)
         assert isinstance(info.value, DecideError)
         assert info.value.__cause__ is not None
         assert store.ping() is False
-        own_server.restart()
+        own_redis.restart()
         o = _eventually(lambda: store.hit(FW, "k", 1, 0.0))
         assert o.allowed and o.remaining == 2  # a fresh server: the limit starts over
         assert store.ping() is True
@@ -72,16 +59,16 @@ def test_sync_store_raises_store_unavailable_and_resumes(own_server: RedisServer
         store.close()
 
 
-def test_async_store_raises_store_unavailable_and_resumes(own_server: RedisServer) -> None:
+def test_async_store_raises_store_unavailable_and_resumes(own_redis: RedisServer) -> None:
     async def main() -> None:
-        store = RedisStore(own_server.url)
+        store = RedisStore(own_redis.url)
         try:
             assert (await store.hit(FW, "k", 1, 0.0)).allowed
-            own_server.stop()
+            own_redis.stop()
             with pytest.raises(StoreUnavailable):
                 await store.hit(FW, "k", 1, 0.0)
             assert await store.ping() is False
-            own_server.restart()
+            own_redis.restart()
             for _ in range(40):
                 try:
                     o = await store.hit(FW, "k", 1, 0.0)
@@ -100,20 +87,20 @@ def test_async_store_raises_store_unavailable_and_resumes(own_server: RedisServe
     asyncio.run(main())
 
 
-def test_engine_gives_error_for_the_rate_limit_rule_only(own_server: RedisServer) -> None:
+def test_engine_gives_error_for_the_rate_limit_rule_only(own_redis: RedisServer) -> None:
     rules = [fixed_window(window=60, max=5), detect_bot(deny=["CATEGORY:HTTP_LIBRARY"])]
     local = [(2, '{"type":"fixed_window"}'), ALLOW_BOT]
     details = RequestDetails(ip="203.0.113.7")
 
     async def main() -> None:
-        engine = Engine(RedisStore(own_server.url))
+        engine = Engine(RedisStore(own_redis.url))
         assert (await engine.adecide(details, rules, local=local)).results[0].code == CODE_ALLOW
-        own_server.stop()
+        own_redis.stop()
         d = await engine.adecide(details, rules, local=local)
         assert [r.code for r in d.results] == [CODE_ERROR, CODE_ALLOW]
         reason = json.loads(d.results[0].reason)
         assert reason["type"] == "ERROR" and "redis" in reason["message"]
-        own_server.restart()
+        own_redis.restart()
         for _ in range(40):
             d = await engine.adecide(details, rules, local=local)
             if d.results[0].code != CODE_ERROR:

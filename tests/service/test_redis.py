@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -14,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from arcguard._request import RequestDetails
 from arcguard._rules import fixed_window, shield
 from decide_service import SERVICE_NAME
-from tests.engine.redis_server import RedisServer, redis_server_available
+from tests.engine.redis_server import RedisServer
 
 from .conftest import RunningService, service_settings
 
@@ -69,18 +68,6 @@ def test_reports_count_shield_suspicion_in_redis(redis_url: str) -> None:
     finally:
         t.close()
         svc.stop()
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server this test may stop and restart (by pid)."""
-    if not redis_server_available():
-        pytest.skip("redis-server is not on PATH")
-    server = RedisServer.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_health_follows_redis_and_an_outage_gives_error_results(own_redis: RedisServer) -> None:
