@@ -202,22 +202,23 @@ def decide_sizes() -> tuple[int, int]:
     return req.ByteSize(), resp.ByteSize()
 
 
-def start_echo(source: str, *extra: str) -> tuple[Proc, str]:
+def running_echo(source: str, *extra: str) -> Iterator[Proc]:
+    """An echo server of ``source`` (a script) as a subprocess, stopped after."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(source)
     port = free_port()
-    return Proc([sys.executable, f.name, str(port), str(decide_sizes()[1]), *extra], port), f.name
+    p = Proc([sys.executable, f.name, str(port), str(decide_sizes()[1]), *extra], port)
+    try:
+        yield p
+    finally:
+        p.stop()
+        os.unlink(f.name)
 
 
 @pytest.fixture(scope="module")
 def echo() -> Iterator[Proc]:
     """The bare ``grpc.aio`` echo server (default options)."""
-    p, path = start_echo(ECHO_SERVER)
-    try:
-        yield p
-    finally:
-        p.stop()
-        os.unlink(path)
+    yield from running_echo(ECHO_SERVER)
 
 
 @pytest.fixture(scope="module")
@@ -229,23 +230,13 @@ def echo_uvloop() -> Iterator[Proc | None]:
     except ImportError:
         yield None
         return
-    p, path = start_echo(ECHO_SERVER, "uvloop")
-    try:
-        yield p
-    finally:
-        p.stop()
-        os.unlink(path)
+    yield from running_echo(ECHO_SERVER, "uvloop")
 
 
 @pytest.fixture(scope="module")
 def echo_sync() -> Iterator[Proc]:
     """The bare sync ``grpc.server(ThreadPoolExecutor(8))`` echo server."""
-    p, path = start_echo(ECHO_SYNC_SERVER)
-    try:
-        yield p
-    finally:
-        p.stop()
-        os.unlink(path)
+    yield from running_echo(ECHO_SYNC_SERVER)
 
 
 def samples(fn: Callable[[], object], n: int) -> list[float]:
