@@ -28,7 +28,7 @@ from arcguard._request import RequestDetails
 from arcguard._rules import fixed_window
 from arcguard._transport import BreakerSettings, GrpcTransport, GrpcTransportSettings
 from decide_service import SERVICE_NAME
-from tests._servers import ROOT, free_port, wait_for_port
+from tests._servers import ROOT, free_port, spawn, wait_for_port
 
 from .conftest import KEY, TEST_TIMEOUT, RunningService, service_settings
 
@@ -221,7 +221,7 @@ class Subprocess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = spawn(
             [
                 sys.executable,
                 "-m",
@@ -237,10 +237,6 @@ class Subprocess:
                 "--grace",
                 "3",
             ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
         )
         wait_for_port(self.port, self.proc)
 

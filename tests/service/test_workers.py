@@ -17,7 +17,7 @@ from arcguard._exceptions import ConfigurationError
 from arcguard._request import RequestDetails
 from arcguard._transport import GrpcTransport, GrpcTransportSettings
 from decide_service import Settings, server_options
-from tests._servers import ROOT, free_port, wait_for_port
+from tests._servers import ROOT, free_port, spawn, wait_for_port
 from tests.engine.redis_server import RedisServer
 
 from .conftest import KEY, TEST_TIMEOUT
@@ -64,7 +64,7 @@ def test_two_workers_share_one_port_and_the_redis_counters(
     keys = tmp_path / "keys"
     keys.write_text(KEY + "\n")
     port = free_port()
-    proc = subprocess.Popen(
+    proc = spawn(
         [
             sys.executable,
             "-m",
@@ -80,10 +80,6 @@ def test_two_workers_share_one_port_and_the_redis_counters(
             "--workers",
             "2",
         ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
     transports: list[GrpcTransport] = []
     lines: list[str] = []
