@@ -68,8 +68,8 @@ class Reason(Frozen):
         _set(self, "type", type)
 
     def to_dict(self) -> dict[str, Any]:
-        """The reason as plain JSON-able data."""
-        return {"type": self.type}
+        """The reason as plain JSON-able data (its fields, in order)."""
+        return {f: getattr(self, f) for f in self._fields}
 
 
 class BotReason(Reason):
@@ -124,9 +124,6 @@ class FilterReason(Reason):
         _set(self, "matched", matched)
         _set(self, "index", index)
         _set(self, "list", list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "matched": self.matched, "index": self.index, "list": self.list}
 
 
 class ShieldReason(Reason):
@@ -224,15 +221,6 @@ class RateLimitReason(Reason):
         _set(self, "reset", reset)
         _set(self, "window", window)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "max": self.max,
-            "remaining": self.remaining,
-            "reset": self.reset,
-            "window": self.window,
-        }
-
 
 class ErrorReason(Reason):
     """Why no decision could be made (the request is allowed unless fail-closed)."""
@@ -245,9 +233,6 @@ class ErrorReason(Reason):
     def __init__(self, type: str = "NONE", message: str = "") -> None:
         _set(self, "type", type)
         _set(self, "message", message)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "message": self.message}
 
 
 class _OtherReason(Reason):
