@@ -11,6 +11,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import tomllib
@@ -75,7 +76,12 @@ def _request_from_json(line: str, lineno: int) -> tuple[RequestDetails, dict[str
     query = str(d.get("query") or "")
     if "?" in path and not query:
         path, query = path.split("?", 1)
-    body = d.get("body") or ""
+    body: str | bytes = d.get("body") or ""
+    if d.get("body_base64"):
+        try:
+            body = base64.b64decode(str(d["body_base64"]), validate=True)
+        except ValueError:
+            raise ValueError(f"line {lineno}: body_base64 is not base64") from None
     details = RequestDetails(
         ip=str(d.get("ip") or "127.0.0.1"),
         method=str(d.get("method") or "GET"),
@@ -221,8 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
         "requests",
         nargs="?",
         default="-",
-        help="JSON lines, one request each ({method, path, query, headers, body, "
-        "ip}); '-' or absent reads standard input",
+        help="JSON lines, one request each ({method, path, query, headers, body or "
+        "body_base64, ip, label}; headers an object or a list of [name, value] pairs; "
+        "other keys are ignored); '-' or absent reads standard input",
     )
     check.add_argument(
         "--values",
