@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from .probe import ProbeResult, probe, rank
     from .selector import EndpointChange, EndpointChoice, EndpointSelector, RankedEndpoint
     from .settings import (
-        DEFAULT_BASE_DOMAIN,
         DEFAULT_FAILOVER_THRESHOLD,
         DEFAULT_PROBE_INTERVAL,
         DEFAULT_PROBE_JITTER,
@@ -65,7 +64,6 @@ _LAZY = {
     "EndpointChoice": "selector",
     "EndpointSelector": "selector",
     "RankedEndpoint": "selector",
-    "DEFAULT_BASE_DOMAIN": "settings",
     "DEFAULT_FAILOVER_THRESHOLD": "settings",
     "DEFAULT_PROBE_INTERVAL": "settings",
     "DEFAULT_PROBE_JITTER": "settings",
@@ -100,7 +98,6 @@ class _Package(types.ModuleType):
 sys.modules[__name__].__class__ = _Package
 
 __all__ = [
-    "DEFAULT_BASE_DOMAIN",
     "DEFAULT_FAILOVER_THRESHOLD",
     "DEFAULT_PORT",
     "DEFAULT_PROBE_INTERVAL",

@@ -138,7 +138,9 @@ PLATFORM_NAMES: tuple[str, ...] = tuple(rule.name for rule in _RULES)
 #: Endpoint template per platform. ``{base}`` is the base domain, ``{region}``
 #: the platform's region; a template may end in ``:port``. An empty template
 #: means "no pinned endpoint on this platform": discovery and probes choose.
-#: Heroku and Kubernetes name no region, so they are left to the probes.
+#: Heroku and Kubernetes name no region, so they are left to the probes. There
+#: is no built-in base domain: a template using ``{base}`` applies only under
+#: a base domain the user configured (``ARCGUARD_BASE_DOMAIN``).
 DEFAULT_TEMPLATES: Mapping[str, str] = MappingProxyType(
     {
         "default": "{base}",
@@ -220,19 +222,20 @@ def check_template(template: str, *, what: str = "endpoint template") -> frozens
 
 
 def resolve_template(
-    template: str, *, base: str, region: str | None, platform: str = ""
+    template: str, *, base: str | None, region: str | None, platform: str = ""
 ) -> str | None:
     """Fill in an endpoint template.
 
     Parameters:
         template: e.g. ``"{region}.fly.{base}"``; empty means no endpoint.
-        base: the base domain.
+        base: the base domain the user configured, or None.
         region: the platform's region, or None.
         platform: the platform's name.
 
     Returns:
-        The endpoint string, or None when the template is empty or needs a
-        region that is not known (the caller then falls back to discovery).
+        The endpoint string, or None when the template is empty, or needs a
+        region that is not known or a base domain that is not configured (the
+        caller then falls back to discovery).
 
     Raises:
         ConfigurationError: the template uses an unknown field.
@@ -245,6 +248,6 @@ def resolve_template(
     if not template.strip():
         return None
     fields = check_template(template)
-    if region is None and "region" in fields:
+    if (region is None and "region" in fields) or (base is None and "base" in fields):
         return None
-    return template.format(base=base, region=region or "", platform=platform)
+    return template.format(base=base or "", region=region or "", platform=platform)

@@ -12,7 +12,14 @@ Order of choice, fixed at construction (misconfiguration raises there):
 3. Else the configured candidates (``ARCGUARD_CANDIDATES``) or, without them,
    the DNS SRV candidates of the discovery domain, probed in the background;
    until the first probe round ends the first candidate, or the default
-   endpoint (template ``default``, ``{base}``), is used.
+   endpoint (template ``default``, ``{base}``; the discovery domain itself
+   when no base domain is set), is used.
+
+There is no built-in endpoint or domain: with none of an endpoint, candidates,
+a discovery domain or a base domain configured the selector raises
+:class:`~arcguard.ConfigurationError` (the API key would have nowhere of the
+user's own to go), and platform templates apply only under a base domain the
+user set.
 4. Probes rank healthy candidates by median round trip (ties keep SRV order).
 
 Keeping it right:
@@ -168,8 +175,9 @@ class EndpointSelector:
         rng: randomness for the probe interval jitter.
 
     Raises:
-        ConfigurationError: the explicit endpoint, a candidate or the detected
-            platform's endpoint is malformed or outside the allowed hosts.
+        ConfigurationError: nothing to choose from is configured (see the
+            module docstring), or the explicit endpoint, a candidate or the
+            detected platform's endpoint is malformed or outside the allowed hosts.
 
     Example::
 
@@ -195,6 +203,7 @@ class EndpointSelector:
         self._settings = (
             settings if settings is not None else EndpointSettings.from_environ(environ)
         )
+        self._settings.check_configured()
         self._allow: HostAllowList = self._settings.allow_list()
         self._credentials = credentials
         self._health_service = health_service
@@ -465,7 +474,10 @@ class EndpointSelector:
         s = self._settings
         template = s.templates.get("default", "") or "{base}"
         resolved = resolve_template(template, base=s.base_domain, region=None, platform="")
-        host, port = parse_endpoint(resolved or s.base_domain, default_port=s.default_port)
+        # check_configured() holds: without an endpoint or candidates (the
+        # only callers' case) a base or a discovery domain is set.
+        fallback = s.effective_discovery_domain or ""
+        host, port = parse_endpoint(resolved or fallback, default_port=s.default_port)
         self._allow.check(host, what="default endpoint")
         return _Entry(Candidate(host, port), "default")
 
@@ -487,12 +499,15 @@ class EndpointSelector:
 
     def _discovered(self) -> list[tuple[Candidate, str]]:
         s = self._settings
+        domain = s.effective_discovery_domain
         try:
             if self._discoverer is not None:
                 candidates = self._discoverer()
+            elif domain is None:
+                return []  # only an endpoint or candidates are configured
             else:
                 candidates = discover(
-                    s.effective_discovery_domain,
+                    domain,
                     nameserver=s.dns_nameserver,
                     port=s.dns_port,
                     timeout=s.dns_timeout,

@@ -13,7 +13,8 @@ Environment variables read by :meth:`EndpointSettings.from_environ`:
 =====================================  ===================================================
 ``ARCGUARD_ENDPOINT``                  explicit endpoint, ``host[:port]``
 ``ARCGUARD_DISCOVERY_DOMAIN``          domain whose ``_arcguard._tcp`` SRV lists regions
-``ARCGUARD_BASE_DOMAIN``               ``{base}`` in the endpoint templates
+``ARCGUARD_BASE_DOMAIN``               ``{base}`` in the endpoint templates, and the
+                                       default endpoint
 ``ARCGUARD_CANDIDATES``                comma list of candidate endpoints (replaces DNS)
 ``ARCGUARD_ALLOWED_HOSTS``             comma list: domains, IPs, CIDRs, ``loopback``
 ``ARCGUARD_ENDPOINT_TEMPLATE_<NAME>``  template for platform ``<NAME>`` (e.g. ``_FLY``,
@@ -26,6 +27,11 @@ Environment variables read by :meth:`EndpointSettings.from_environ`:
 ``ARCGUARD_DNS_NAMESERVER``            DNS server for discovery (default: the system's)
 ``ARCGUARD_DNS_PORT``                  its port
 =====================================  ===================================================
+
+There is no built-in endpoint: the API key only goes to a host named here (or
+to loopback). :meth:`EndpointSettings.check_configured` (called by the
+selector, so by every guard with a key) raises unless one of the endpoint,
+the candidates, the discovery domain or the base domain is set.
 """
 
 from __future__ import annotations
@@ -41,7 +47,6 @@ from .address import DEFAULT_PORT, LOOPBACK, HostAllowList, parse_endpoint
 from .platform import DEFAULT_TEMPLATES, PLATFORM_NAMES, check_template
 
 __all__ = [
-    "DEFAULT_BASE_DOMAIN",
     "DEFAULT_DNS_PORT",
     "DEFAULT_DNS_TIMEOUT",
     "DEFAULT_FAILOVER_THRESHOLD",
@@ -53,8 +58,6 @@ __all__ = [
     "EndpointSettings",
 ]
 
-#: ``{base}`` of the templates, and the discovery domain unless one is set.
-DEFAULT_BASE_DOMAIN = "decide.arcguard.dev"
 #: Health checks per candidate in one probe round; the median is used.
 DEFAULT_PROBE_SAMPLES = 3
 #: Seconds one health check may take.
@@ -84,10 +87,11 @@ class EndpointSettings:
         endpoint: explicit endpoint; when set it is the only one used.
         discovery_domain: domain of the ``_arcguard._tcp`` SRV record; None
             means *base_domain*.
-        base_domain: ``{base}`` in the templates.
+        base_domain: ``{base}`` in the templates and the default endpoint;
+            None (the default) means no template that needs it applies.
         candidates: candidate endpoints; when non-empty DNS is not asked.
         allowed_hosts: hosts that may receive the API key; None means the
-            discovery domain, the base domain and loopback.
+            discovery domain and the base domain (those set) and loopback.
         templates: endpoint template per platform, over :data:`DEFAULT_TEMPLATES`.
         detect_platform: whether the platform is detected at all.
         default_port: port of endpoints that name none.
@@ -107,14 +111,14 @@ class EndpointSettings:
 
     Example::
 
-        >>> s = EndpointSettings(endpoint="127.0.0.1:50051")
-        >>> s.endpoint, s.effective_discovery_domain
-        ('127.0.0.1:50051', 'decide.arcguard.dev')
+        >>> s = EndpointSettings(base_domain="decide.example.com")
+        >>> s.effective_discovery_domain, s.allow_list().entries
+        ('decide.example.com', ('decide.example.com', 'loopback'))
     """
 
     endpoint: str | None = None
     discovery_domain: str | None = None
-    base_domain: str = DEFAULT_BASE_DOMAIN
+    base_domain: str | None = None
     candidates: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] | None = None
     templates: Mapping[str, str] = field(default_factory=dict, hash=False)
@@ -176,15 +180,41 @@ class EndpointSettings:
             allow.check(host, what="candidate")
 
     @property
-    def effective_discovery_domain(self) -> str:
-        """The domain discovery queries: *discovery_domain* or else *base_domain*."""
+    def effective_discovery_domain(self) -> str | None:
+        """The domain discovery queries: *discovery_domain*, else *base_domain*, else None."""
         return self.discovery_domain or self.base_domain
+
+    @property
+    def configured(self) -> bool:
+        """Whether the settings name somewhere to send calls (see :meth:`check_configured`)."""
+        return bool(self.endpoint or self.candidates or self.discovery_domain or self.base_domain)
+
+    def check_configured(self) -> None:
+        """Raise unless an endpoint, candidates, a discovery domain or a base domain is set.
+
+        There is no hosted decide service and so no built-in name to fall back
+        to: sending the API key to a name nobody here owns would hand it to
+        whoever holds that name.
+
+        Raises:
+            ConfigurationError: naming the variables (and options) to set.
+        """
+        if not self.configured:
+            raise ConfigurationError(
+                "an API key is set but no decide service is configured: set "
+                "ARCGUARD_ENDPOINT (host:port; or endpoint=), ARCGUARD_CANDIDATES, "
+                "ARCGUARD_DISCOVERY_DOMAIN (a domain with _arcguard._tcp SRV records) or "
+                "ARCGUARD_BASE_DOMAIN (the domain of your own service's endpoints); or drop "
+                "the key (or set ARCGUARD_ENV=development) for local development mode, "
+                "which needs no service"
+            )
 
     def allow_list(self) -> HostAllowList:
         """The :class:`HostAllowList` these settings imply."""
         if self.allowed_hosts is not None:
             return HostAllowList(self.allowed_hosts)
-        return HostAllowList([self.effective_discovery_domain, self.base_domain, LOOPBACK])
+        domains = dict.fromkeys(d for d in (self.discovery_domain, self.base_domain) if d)
+        return HostAllowList([*domains, LOOPBACK])
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> EndpointSettings:

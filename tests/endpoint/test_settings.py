@@ -15,7 +15,8 @@ def test_defaults() -> None:
     assert settings.probe_interval == 60.0
     assert settings.probe_jitter == 0.2
     assert settings.failover_threshold == 3
-    assert settings.effective_discovery_domain == settings.base_domain
+    assert settings.base_domain is None and settings.effective_discovery_domain is None
+    assert not settings.configured
 
 
 def test_from_environ_reads_every_variable() -> None:
@@ -54,7 +55,7 @@ def test_injected_endpoint_outside_the_allow_list_raises_naming_host_and_list() 
         EndpointSettings.from_environ({"ARCGUARD_ENDPOINT": "collector.evil.test:443"})
     message = str(caught.value)
     assert "collector.evil.test" in message
-    assert "decide.arcguard.dev" in message and "loopback" in message
+    assert "[loopback]" in message  # nothing else is allowed unless configured
 
 
 def test_endpoint_under_the_discovery_domain_is_allowed_by_default() -> None:
@@ -82,7 +83,9 @@ def test_candidate_outside_the_allow_list_raises() -> None:
 
 
 def test_platform_endpoint_outside_the_allow_list_raises_at_construction() -> None:
-    settings = EndpointSettings(templates={"fly": "{region}.fly.evil.test"})
+    settings = EndpointSettings(
+        base_domain="decide.example.com", templates={"fly": "{region}.fly.evil.test"}
+    )
     with pytest.raises(ConfigurationError, match="fly platform endpoint"):
         EndpointSelector(settings, environ={"FLY_APP_NAME": "a", "FLY_REGION": "iad"})
 
