@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -14,6 +15,9 @@ import pytest
 
 from arcguard._transport import GrpcTransport, GrpcTransportSettings
 from decide_service import DecideApp, Settings, app_for, create_server, shutdown
+from tests._servers import free_port
+
+from ._process import DecideProcess
 
 T = TypeVar("T")
 
@@ -118,3 +122,22 @@ def transport(service: RunningService) -> Iterator[GrpcTransport]:
         yield t
     finally:
         t.close()
+
+
+@pytest.fixture
+def key_file(tmp_path: Path) -> str:
+    """A key file accepting :data:`KEY`."""
+    p = tmp_path / "keys"
+    p.write_text(f"{KEY}\n")
+    return str(p)
+
+
+@pytest.fixture
+def decide_process(tmp_path: Path, key_file: str) -> Iterator[DecideProcess]:
+    """A running ``python -m decide_service`` subprocess of this test's own."""
+    proc = DecideProcess(free_port(), key_file, tmp_path / "service.log")
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.close()

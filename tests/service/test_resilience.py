@@ -13,8 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -28,8 +26,9 @@ from arcguard._request import RequestDetails
 from arcguard._rules import fixed_window
 from arcguard._transport import BreakerSettings, GrpcTransport, GrpcTransportSettings
 from decide_service import SERVICE_NAME
-from tests._servers import ROOT, free_port, spawn, wait_for_port
+from tests._servers import ROOT
 
+from ._process import DecideProcess
 from .conftest import KEY, TEST_TIMEOUT, RunningService, service_settings
 
 pytestmark = pytest.mark.integration
@@ -205,73 +204,8 @@ def test_graceful_shutdown_reports_not_serving_and_drains_in_flight_calls() -> N
 # -- a real subprocess ------------------------------------------------------------------
 
 
-@pytest.fixture
-def key_file(tmp_path: Path) -> str:
-    p = tmp_path / "keys"
-    p.write_text(f"{KEY}\n")
-    return str(p)
-
-
-class Subprocess:
-    """`python -m decide_service` on a fixed port, stopped by its pid."""
-
-    def __init__(self, port: int, key_file: str) -> None:
-        self.port = port
-        self.key_file = key_file
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.proc = spawn(
-            [
-                sys.executable,
-                "-m",
-                "decide_service",
-                "--port",
-                str(self.port),
-                "--api-key-file",
-                self.key_file,
-                "--metrics-port",
-                "-1",
-                "--log-format",
-                "json",
-                "--grace",
-                "3",
-            ],
-        )
-        wait_for_port(self.port, self.proc)
-
-    def signal(self, sig: int) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 15.0) -> tuple[int, str]:
-        assert self.proc is not None
-        code = self.proc.wait(timeout)
-        out = self.proc.stdout.read().decode() if self.proc.stdout else ""
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
-        return code, out
-
-    def close(self) -> None:
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.wait()
-
-
-@pytest.fixture
-def subprocess_service(key_file: str) -> Iterator[Subprocess]:
-    s = Subprocess(free_port(), key_file)
-    s.start()
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-def test_subprocess_sigterm_shuts_down_gracefully(subprocess_service: Subprocess) -> None:
-    target = f"127.0.0.1:{subprocess_service.port}"
+def test_subprocess_sigterm_shuts_down_gracefully(decide_process: DecideProcess) -> None:
+    target = decide_process.target
     t = transport_to(target, timeout=TEST_TIMEOUT)
     assert t.decide(d(), RULES).results[0].code == 0
     t.close()
@@ -280,28 +214,28 @@ def test_subprocess_sigterm_shuts_down_gracefully(subprocess_service: Subprocess
     watcher = threading.Thread(target=watch_health, args=(target, statuses, started))
     watcher.start()
     assert started.wait(10)
-    subprocess_service.signal(signal.SIGTERM)
-    code, out = subprocess_service.wait()
+    decide_process.signal(signal.SIGTERM)
+    code, out = decide_process.wait()
     watcher.join(10)
     assert code == 0, out
     assert NOT_SERVING in statuses
     assert out.index("NOT_SERVING") < out.index('"msg": "stopped"')
 
 
-def test_subprocess_killed_then_restarted_recovers(subprocess_service: Subprocess) -> None:
-    target = f"127.0.0.1:{subprocess_service.port}"
+def test_subprocess_killed_then_restarted_recovers(decide_process: DecideProcess) -> None:
+    target = decide_process.target
     t = transport_to(target)
     try:
         t.decide(d(), RULES)  # connect (the first call may pay for the handshake)
-        subprocess_service.signal(signal.SIGKILL)
-        subprocess_service.wait()
+        decide_process.signal(signal.SIGKILL)
+        decide_process.wait()
         for _ in range(3):
             with pytest.raises(TransportError):
                 t.decide(d(), RULES)
         assert t.breaker().state == "open"
         with pytest.raises(Unavailable, match="circuit open"):
             t.decide(d(), RULES)
-        subprocess_service.start()
+        decide_process.start()
         wait_recovered(t)
         assert t.decide(d(), RULES).results[0].code == 0
     finally:
