@@ -2,6 +2,7 @@
 
 from ._host import (
     DEFAULT_FUEL,
+    DEFAULT_MAX_RULESETS,
     DEFAULT_MEMORY_LIMIT,
     Core,
     CoreSettings,
@@ -13,6 +14,7 @@ from ._host import (
 
 __all__ = [
     "DEFAULT_FUEL",
+    "DEFAULT_MAX_RULESETS",
     "DEFAULT_MEMORY_LIMIT",
     "Core",
     "CoreSettings",

@@ -22,6 +22,7 @@ import struct
 import sys
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_FUEL",
+    "DEFAULT_MAX_RULESETS",
     "DEFAULT_MEMORY_LIMIT",
     "Core",
     "CoreSettings",
@@ -45,6 +47,10 @@ __all__ = [
 DEFAULT_FUEL = 400_000_000
 #: Linear memory one instance may grow to.
 DEFAULT_MEMORY_LIMIT = 128 * 1024 * 1024
+#: Compiled rule sets one instance keeps (least recently used dropped first).
+#: One takes from a few to ~70 KB of the instance's memory (a case-insensitive
+#: regex is the large kind), so 256 stay far inside the memory limit.
+DEFAULT_MAX_RULESETS = 256
 
 STATUS_OK = 0
 STATUS_CONFIG = 1
@@ -413,18 +419,25 @@ class CoreSettings(Frozen):
             optimising compiler's (Cranelift: seconds, and code twice as fast)
             when a background thread has built it. False compiles with
             Cranelift before the first decision.
+        max_rulesets: compiled rule sets one instance keeps; the least
+            recently used is dropped from the instance beyond that (and
+            compiled again if it is used again).
+
+    Raises:
+        ValueError: ``max_rulesets`` is below 1.
     """
 
     # A Frozen (plain __slots__) class, not a dataclass: the dataclass
     # decorator's code generation costs more import time than the rest of
     # this module.
-    __slots__ = ("cache_dir", "fuel", "memory_limit", "tiered")
-    _fields = ("fuel", "memory_limit", "cache_dir", "tiered")
+    __slots__ = ("cache_dir", "fuel", "max_rulesets", "memory_limit", "tiered")
+    _fields = ("fuel", "memory_limit", "cache_dir", "tiered", "max_rulesets")
 
     fuel: int
     memory_limit: int
     cache_dir: str | os.PathLike[str] | None
     tiered: bool
+    max_rulesets: int
 
     def __init__(
         self,
@@ -432,12 +445,16 @@ class CoreSettings(Frozen):
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         cache_dir: str | os.PathLike[str] | None = None,
         tiered: bool = True,
+        max_rulesets: int = DEFAULT_MAX_RULESETS,
     ) -> None:
+        if isinstance(max_rulesets, bool) or not isinstance(max_rulesets, int) or max_rulesets < 1:
+            raise ValueError(f"max_rulesets must be a positive integer, got {max_rulesets!r}")
         set_ = object.__setattr__
         set_(self, "fuel", fuel)
         set_(self, "memory_limit", memory_limit)
         set_(self, "cache_dir", cache_dir)
         set_(self, "tiered", tiered)
+        set_(self, "max_rulesets", max_rulesets)
 
 
 def cache_dir_from_env(environ: Mapping[str, str]) -> str | None:
@@ -478,12 +495,14 @@ class _Instance:
         "_f_drop",
         "_fuel",
         "_limit",
+        "_max_rulesets",
         "_mem",
         "_module",
         "_store",
         "_trap",
         "_trap_p",
         "generation",
+        "recent",
         "rulesets",
     )
 
@@ -528,8 +547,12 @@ class _Instance:
         self._limit = settings.memory_limit
         self._buf_ptr = 0
         self._buf_cap = 0
-        #: rule-set configuration text -> id inside this instance
-        self.rulesets: dict[str, int] = {}
+        #: rule-set configuration text -> id inside this instance, least
+        #: recently used first; bounded by ``settings.max_rulesets``
+        self.rulesets: OrderedDict[str, int] = OrderedDict()
+        #: the configuration used last: already the most recent, not reordered
+        self.recent: str | None = None
+        self._max_rulesets = settings.max_rulesets
         #: which module of the core this instance runs (see Core._use)
         self.generation = 0
 
@@ -580,7 +603,15 @@ class _Instance:
         if status != STATUS_OK or len(payload) != 4:
             raise CoreError(f"the Wasm core could not compile the rules (status {status})")
         rid: int = _U32.unpack(payload)[0]
-        self.rulesets[config] = rid
+        rulesets = self.rulesets
+        rulesets[config] = rid
+        self.recent = config
+        while len(rulesets) > self._max_rulesets:
+            # ag_drop frees the rule set inside the instance, whose allocator
+            # reuses the memory: distinct rule sets without end never reach
+            # the memory limit (they trapped there, and the instance with
+            # every compiled rule set was replaced).
+            self.drop(rulesets.popitem(last=False)[1])
         return rid
 
     def decide(self, ruleset: int, request: bytes) -> bytes:
@@ -872,6 +903,9 @@ class Core:
             except CoreError as exc:
                 self._replace_instance(exc)
                 raise
+        elif config is not inst.recent:
+            inst.rulesets.move_to_end(config)
+            inst.recent = config
         return config
 
     def evaluate(self, config: str, request: bytes) -> list[RawResult]:
@@ -889,6 +923,9 @@ class Core:
             rid = inst.rulesets.get(config)
             if rid is None:
                 rid = inst.compile(config)
+            elif config is not inst.recent:  # least-recently-used order
+                inst.rulesets.move_to_end(config)
+                inst.recent = config
             return inst.decide(rid, request)
         except CoreError as exc:
             self._replace_instance(exc)
