@@ -73,17 +73,30 @@ def _result_tail(kind: str, mode: int, state: int) -> bytes:
 
 
 class _RuleCache:
-    """LRU of parsed rule sets (or their error text) keyed by serialized bytes."""
+    """LRU of parsed rule sets (or their error text) keyed by serialized bytes,
+    bounded in entries and in bytes.
 
-    def __init__(self, size: int) -> None:
+    An entry weighs its key's bytes twice (the key, and the parsed rules or
+    error text it holds, which grow with it): a client sending distinct large
+    rule sets cannot make the cache hold more than ``max_bytes`` of them.
+    """
+
+    def __init__(self, size: int, max_bytes: int) -> None:
         self._size = size
+        self._max_bytes = max_bytes
         self._data: OrderedDict[bytes, ParsedRules | str] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = self.misses = 0
+        #: the weight of the entries held (see the class docstring)
+        self.bytes = 0
         # The entry last asked for or added: already the most recent, so asking
         # for it again (one SDK's rule set, request after request) needs no
         # lock and no reordering.
         self._last: tuple[bytes, ParsedRules | str] | None = None
+
+    @staticmethod
+    def _weight(key: bytes, value: ParsedRules | str) -> int:
+        return len(key) + (len(value) if isinstance(value, str) else len(key))
 
     def get(self, key: bytes) -> ParsedRules | str | None:
         last = self._last
@@ -101,11 +114,19 @@ class _RuleCache:
 
     def put(self, key: bytes, value: ParsedRules | str) -> None:
         self.misses += 1
+        weight = self._weight(key, value)
         with self._lock:
+            if weight > self._max_bytes:  # answered, never kept
+                return
+            old = self._data.pop(key, None)
+            if old is not None:
+                self.bytes -= self._weight(key, old)
             self._data[key] = value
+            self.bytes += weight
             self._last = (key, value)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
+            while len(self._data) > self._size or self.bytes > self._max_bytes:
+                k, v = self._data.popitem(last=False)
+                self.bytes -= self._weight(k, v)
 
 
 class Decider:
@@ -135,7 +156,7 @@ class Decider:
         #: Whether the engine's store is synchronous (memory): no awaiting needed.
         self.sync_engine = sync_engine
         self._core = core
-        self._cache = _RuleCache(settings.rule_cache_size)
+        self._cache = _RuleCache(settings.rule_cache_size, settings.rule_cache_bytes)
         self._ids = itertools.count(1)
         self._id_prefix = "drq_" + os.urandom(4).hex()
         self._clock = clock

@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_MAX_RULES",
     "DEFAULT_METRICS_PORT",
     "DEFAULT_PORT",
+    "DEFAULT_RULE_CACHE_BYTES",
     "DEFAULT_RULE_CACHE_SIZE",
     "EVENT_LOOPS",
     "MAX_WORKERS",
@@ -86,6 +87,8 @@ DEFAULT_MAX_EXTRAS = 64
 DEFAULT_MAX_REPORT_BATCH = 1000
 #: Parsed rule sets kept (keyed by their serialized bytes).
 DEFAULT_RULE_CACHE_SIZE = 1024
+#: Bytes of rule sets the parsed-rule cache may hold (a typical set is < 1 KB).
+DEFAULT_RULE_CACHE_BYTES = 16 * 1024 * 1024
 #: Seconds between store health checks.
 DEFAULT_HEALTH_INTERVAL = 1.0
 #: Seconds in-flight calls may take to finish on shutdown.
@@ -118,7 +121,8 @@ class Settings:
         allow_insecure: plaintext on a non-loopback host (e.g. behind a mesh).
         max_message_size / max_headers / max_body / max_rules / max_extras /
             max_report_batch: request limits (larger requests get INVALID_ARGUMENT).
-        rule_cache_size: parsed rule sets kept.
+        rule_cache_size / rule_cache_bytes: parsed rule sets kept, and the
+            bytes they may weigh together (a larger set is parsed every time).
         shield_threshold / shield_window / shield_block_for: escalation options
             used when a request leaves them unset (zero).
         log_format / log_level: logging (``text`` or ``json`` lines).
@@ -162,6 +166,7 @@ class Settings:
     max_extras: int = DEFAULT_MAX_EXTRAS
     max_report_batch: int = DEFAULT_MAX_REPORT_BATCH
     rule_cache_size: int = DEFAULT_RULE_CACHE_SIZE
+    rule_cache_bytes: int = DEFAULT_RULE_CACHE_BYTES
     shield_threshold: int = DEFAULT_SHIELD_THRESHOLD
     shield_window: float = DEFAULT_SHIELD_WINDOW
     shield_block_for: float = DEFAULT_SHIELD_BLOCK_FOR
@@ -213,6 +218,7 @@ class Settings:
             "max_extras",
             "max_report_batch",
             "rule_cache_size",
+            "rule_cache_bytes",
             "shield_threshold",
         ):
             if getattr(self, name) < 1:

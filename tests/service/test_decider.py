@@ -43,3 +43,30 @@ def test_answer_bytes_are_what_protobuf_writes(results: tuple[RuleOutcome, ...])
     assert got == want
     assert raw == want.SerializeToString()
     assert decider.answer(parsed, out, False) != decider.answer(parsed, out, False)  # ids differ
+
+
+def test_the_rule_set_cache_is_bounded_in_bytes_not_only_in_entries() -> None:
+    import tracemalloc
+
+    from decide_service import InvalidRequest
+
+    decider = Decider(
+        Settings(api_keys=("k",), metrics_port=None),
+        Engine(MemoryStore()),
+        Metrics(),
+        sync_engine=True,
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100):  # 100 distinct rule sets of 512 KB: 50 MB if all were kept
+            msg = pb.RuleSet()
+            msg.rules.add(mode=pb.MODE_LIVE).fixed_window.SetInParent()
+            msg.rules[0].characteristics.append(f"{i}" + "x" * (512 * 1024))
+            with pytest.raises(InvalidRequest):
+                decider.parse_rules(msg)
+            del msg
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 24 * 1024 * 1024
