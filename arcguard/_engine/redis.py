@@ -1,10 +1,11 @@
 """RedisStore: shared state for many decide-service replicas. The only module that touches redis.
 
 Every check-and-update is one Lua script (``lua/*.lua``, shipped as package
-data), run with ``EVALSHA`` and loaded again on ``NOSCRIPT`` (a restarted or
-flushed server), so replicas sharing one Redis never over-admit.
+data, each loaded with ``lua/preamble.lua`` in front of it), run with
+``EVALSHA`` and loaded again on ``NOSCRIPT`` (a restarted or flushed server),
+so replicas sharing one Redis never over-admit.
 
-One clock: the scripts read the Redis server's ``TIME``, so replicas agree on
+One clock: the scripts read the Redis server's ``TIME`` (in the preamble), so replicas agree on
 window boundaries even when their own clocks are skewed. The engine's ``now``
 is ignored, except with ``use_client_clock=True`` (tests only: the property
 tests drive Redis and the pure arithmetic with the same injected clock).
@@ -87,8 +88,13 @@ _SCRIPTS = (
 )
 
 
-def _script_source(name: str) -> str:
+def _lua(name: str) -> str:
     return resources.files(__package__).joinpath("lua").joinpath(f"{name}.lua").read_text("utf-8")
+
+
+def _script_source(name: str) -> str:
+    """A script as loaded into Redis: the shared preamble (the clock), then its own text."""
+    return _lua("preamble") + _lua(name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,14 +1,7 @@
 -- Fixed window check-and-update; a port of ratelimit.fixed_window_hit.
 -- KEYS[1]: the limit's hash {i = window index, c = count}
--- ARGV: now ('' = the server's TIME), ttl slack (ms), limit, window (s), cost
+-- ARGV: now ('' = the server's TIME; preamble.lua makes it `now`), ttl slack (ms), limit, window (s), cost
 -- Returns {allowed (0/1), remaining, reset as '%.17g'}.
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-else
-  now = tonumber(ARGV[1])
-end
 local slack = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local w = tonumber(ARGV[4])

@@ -1,15 +1,8 @@
 -- A counter living `window` seconds from its first increment
 -- (a port of MemoryStore.incr_window).
 -- KEYS[1]: the counter's hash {s = start, c = count}
--- ARGV: now ('' = the server's TIME), ttl slack (ms), window (s), amount
+-- ARGV: now ('' = the server's TIME; preamble.lua makes it `now`), ttl slack (ms), window (s), amount
 -- Returns the count after the increment.
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-else
-  now = tonumber(ARGV[1])
-end
 local slack = tonumber(ARGV[2])
 local w = tonumber(ARGV[3])
 local amount = tonumber(ARGV[4])

@@ -1,15 +1,8 @@
 -- Sliding window check-and-update; a port of ratelimit.sliding_window_hit
 -- (same floating-point operations in the same order).
 -- KEYS[1]: the limit's hash {i = current window index, p = previous count, c = current count}
--- ARGV: now ('' = the server's TIME), ttl slack (ms), limit, window (s), cost
+-- ARGV: now ('' = the server's TIME; preamble.lua makes it `now`), ttl slack (ms), limit, window (s), cost
 -- Returns {allowed (0/1), remaining, reset as '%.17g'}.
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-else
-  now = tonumber(ARGV[1])
-end
 local slack = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local w = tonumber(ARGV[4])

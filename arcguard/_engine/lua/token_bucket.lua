@@ -1,15 +1,8 @@
 -- Token bucket check-and-update; a port of ratelimit.token_bucket_hit
 -- (same floating-point operations in the same order).
 -- KEYS[1]: the bucket's hash {t = tokens, l = time of last update}
--- ARGV: now ('' = the server's TIME), ttl slack (ms), capacity, interval (s), refill, cost
+-- ARGV: now ('' = the server's TIME; preamble.lua makes it `now`), ttl slack (ms), capacity, interval (s), refill, cost
 -- Returns {allowed (0/1), remaining, reset as '%.17g'}.
-local now
-if ARGV[1] == '' then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-else
-  now = tonumber(ARGV[1])
-end
 local slack = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local interval = tonumber(ARGV[4])
