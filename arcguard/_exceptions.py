@@ -9,10 +9,12 @@ Tree::
     ArcGuardError
     ├── ConfigurationError      bad rule, expression, option or endpoint (also a ValueError)
     │   └── RuleError           one rule is invalid; names the rule and the position
+    ├── DiscoveryError          DNS discovery got no answer (the selector keeps what it knew)
     └── DecideError             a decision could not be made (internal; turned into ERROR)
         ├── CoreError           the Wasm core trapped, ran out of budget or misbehaved
+        ├── StoreUnavailable    the decide engine's store failed (ERROR for that rule)
         └── TransportError      the decide service could not be reached or answered badly
-            ├── TimeoutError_   the call's deadline passed
+            ├── TransportTimeout the call's deadline passed
             ├── Unavailable     the service is down or the circuit is open
             └── Unauthenticated the API key was refused
 """
@@ -24,7 +26,9 @@ __all__ = [
     "ConfigurationError",
     "CoreError",
     "DecideError",
+    "DiscoveryError",
     "RuleError",
+    "StoreUnavailable",
     "TransportError",
     "TransportTimeout",
     "Unauthenticated",
@@ -66,12 +70,25 @@ class RuleError(ConfigurationError):
         self.position = position
 
 
+class DiscoveryError(ArcGuardError):
+    """DNS discovery could not get an answer (timeout, no reachable server, bad name).
+
+    A name that exists but has no SRV record is not an error: discovery
+    returns an empty list.
+    """
+
+
 class DecideError(ArcGuardError):
     """A decision could not be made. Never reaches the app: becomes ERROR."""
 
 
 class CoreError(DecideError):
     """The Wasm core trapped, exhausted its budget or returned garbage."""
+
+
+class StoreUnavailable(DecideError):
+    """The decide engine's store could not be reached or failed (Redis down, a
+    timeout). Becomes an ERROR result for that rule, never raised to apps."""
 
 
 class TransportError(DecideError):

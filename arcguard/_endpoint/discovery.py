@@ -26,7 +26,7 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from .._exceptions import ArcGuardError
+from .._exceptions import DiscoveryError
 from .address import Candidate
 from .settings import DEFAULT_DNS_PORT, DEFAULT_DNS_TIMEOUT
 
@@ -40,14 +40,6 @@ __all__ = [
 
 #: Service and protocol labels put in front of the discovery domain.
 SRV_SERVICE = "_arcguard._tcp"
-
-
-class DiscoveryError(ArcGuardError):
-    """DNS discovery could not get an answer (timeout, no reachable server, bad name).
-
-    A name that exists but has no SRV record is not an error: :func:`discover`
-    returns an empty list.
-    """
 
 
 def srv_order(

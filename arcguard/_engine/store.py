@@ -9,25 +9,19 @@ mode) and :class:`AsyncStore` (the gRPC decide service). ``now`` is the
 engine's clock; a store with a clock of its own (Redis uses the server's
 ``TIME``) may ignore it.
 
-Exceptions::
-
-    DecideError
-    └── StoreUnavailable   the store could not be reached or failed (Redis down,
-                           timeout); the engine turns it into ERROR for that rule
+A failing store raises :class:`~arcguard._exceptions.StoreUnavailable`
+(defined in the exception module, re-exported here); the engine turns it into
+ERROR for that rule.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from .._exceptions import DecideError
+from .._exceptions import StoreUnavailable
 from .ratelimit import LimitSpec, RateLimitOutcome
 
 __all__ = ["AsyncStore", "Store", "StoreUnavailable"]
-
-
-class StoreUnavailable(DecideError):
-    """The store could not be reached or failed. Becomes an ERROR result, never raised to apps."""
 
 
 @runtime_checkable
