@@ -11,6 +11,7 @@
 
 mod bot;
 mod config;
+mod email;
 mod filter;
 mod limits;
 mod request;

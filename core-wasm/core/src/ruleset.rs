@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use crate::bot::BotRule;
 use crate::config::{opt_str, ConfigError};
+use crate::email::EmailRule;
 use crate::filter::{Expr, FilterRule};
 use crate::limits::Limits;
 use crate::request::Request;
@@ -21,6 +22,7 @@ pub(crate) struct RemoteRule {
 #[derive(Debug)]
 enum Compiled {
     Bot(BotRule),
+    Email(EmailRule),
     Filter(FilterRule),
     Shield(ShieldRule),
     Remote(RemoteRule),
@@ -61,6 +63,7 @@ impl RuleSet {
     fn compile_rule(kind: &str, rule: &Value, limits: &Limits) -> Result<Compiled, ConfigError> {
         match kind {
             "bot" => Ok(Compiled::Bot(BotRule::from_config(rule)?)),
+            "email" => Ok(Compiled::Email(EmailRule::from_config(rule)?)),
             "filter" => Ok(Compiled::Filter(FilterRule::from_config(rule, limits)?)),
             "shield" => Ok(Compiled::Shield(ShieldRule::from_config(rule, limits)?)),
             k if REMOTE_KINDS.contains(&k) => {
@@ -94,6 +97,7 @@ impl RuleSet {
             .iter()
             .map(|rule| match rule {
                 Compiled::Bot(r) => r.evaluate(req),
+                Compiled::Email(r) => r.evaluate(req),
                 Compiled::Filter(r) => r.evaluate(req),
                 Compiled::Shield(r) => r.evaluate(req),
                 Compiled::Remote(r) => {
