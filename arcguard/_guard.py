@@ -380,6 +380,13 @@ class ArcGuard:
             return Decision._deferred(
                 _C_DENY, deciding, self._local_results, payload, 0.0, details.ip, self.fail_open
             )
+        if _ERROR in codes:  # a LIVE rule the core could not evaluate (no email given...)
+            live = self._live
+            for i, code in enumerate(codes):
+                if code == _ERROR and live[i]:
+                    return Decision._deferred(
+                        _C_ERROR, i, self._local_results, payload, 0.0, details.ip, self.fail_open
+                    )
         return Decision._deferred(
             _C_ALLOW,
             self._allow_reason,
