@@ -60,6 +60,7 @@ from ._rules import (
     sliding_window,
     token_bucket,
 )
+from ._signup import EmailReason, EmailRule, validate_email
 
 if _typing.TYPE_CHECKING:
     from ._middleware import ArcGuardMiddleware, ArcGuardWSGIMiddleware
@@ -98,6 +99,8 @@ __all__ = [
     "CoreError",
     "DecideError",
     "Decision",
+    "EmailReason",
+    "EmailRule",
     "ErrorReason",
     "FilterReason",
     "FilterRule",
@@ -125,4 +128,5 @@ __all__ = [
     "shield",
     "sliding_window",
     "token_bucket",
+    "validate_email",
 ]

@@ -92,6 +92,10 @@ def _request_from_json(line: str, lineno: int) -> tuple[RequestDetails, dict[str
         body=body.encode() if isinstance(body, str) else bytes(body),
     )
     extras = d.get("extras") or {}
+    if not isinstance(extras, dict):
+        raise ValueError(f"line {lineno}: extras must be an object")
+    if d.get("email") is not None:  # validate_email / protect_signup read the email extra
+        extras = {**extras, "email": str(d["email"])}
     return details, {"label": d.get("label"), "extras": extras}
 
 
@@ -228,8 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         default="-",
         help="JSON lines, one request each ({method, path, query, headers, body or "
-        "body_base64, ip, label}; headers an object or a list of [name, value] pairs; "
-        "other keys are ignored); '-' or absent reads standard input",
+        "body_base64, ip, label, email, extras}; headers an object or a list of "
+        "[name, value] pairs; other keys are ignored); '-' or absent reads standard input",
     )
     check.add_argument(
         "--values",

@@ -253,6 +253,7 @@ _SHIELD_FIELDS = frozenset(
     {"type", "suspicious", "category", "location", "excerpt", "escalated", "findings"}
 )
 _RATE_LIMIT_TYPES = ("RATE_LIMIT", "fixed_window", "sliding_window", "token_bucket")
+_SIGNUP_TYPES = ("EMAIL", "SIGNUP")
 
 
 def reason_from_json(text: str) -> Reason:
@@ -302,6 +303,10 @@ def reason_from_dict(d: dict[str, Any]) -> Reason:
         )
     if t == "ERROR":
         return ErrorReason(type=t, message=str(d.get("message", "")))
+    if t in _SIGNUP_TYPES:
+        from ._signup.reasons import signup_reason_from_dict
+
+        return signup_reason_from_dict(t, d)
     return _OtherReason(type=t, data=d)
 
 

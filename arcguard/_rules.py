@@ -674,3 +674,8 @@ _CONSTRUCTORS.update(
         "token_bucket": token_bucket,
     }
 )
+
+# The sign-up rules live in their own package, which builds on this module.
+from ._signup.rules import validate_email  # noqa: E402
+
+_CONSTRUCTORS["email"] = validate_email

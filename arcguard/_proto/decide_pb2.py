@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61rcguard/decide/v1/decide.proto\x12\x12\x61rcguard.decide.v1\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x81\x02\n\x0eRequestDetails\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\r\n\x05query\x18\x05 \x01(\t\x12+\n\x07headers\x18\x06 \x03(\x0b\x32\x1a.arcguard.decide.v1.Header\x12\x0c\n\x04\x62ody\x18\x07 \x01(\x0c\x12>\n\x06\x65xtras\x18\x08 \x03(\x0b\x32..arcguard.decide.v1.RequestDetails.ExtrasEntry\x1a-\n\x0b\x45xtrasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"&\n\x07\x42otRule\x12\r\n\x05\x61llow\x18\x01 \x03(\t\x12\x0c\n\x04\x64\x65ny\x18\x02 \x03(\t\")\n\nFilterRule\x12\r\n\x05\x61llow\x18\x01 \x03(\t\x12\x0c\n\x04\x64\x65ny\x18\x02 \x03(\t\"\xff\x01\n\nShieldRule\x12\x13\n\x0bsensitivity\x18\x01 \x01(\r\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x0f\n\x07\x64isable\x18\x03 \x03(\t\x12\x15\n\rexclude_paths\x18\x04 \x03(\t\x12\x16\n\x0e\x65xclude_fields\x18\x05 \x03(\t\x12\x17\n\x0f\x65xclude_headers\x18\x06 \x03(\t\x12\x12\n\nbody_limit\x18\x07 \x01(\r\x12\x15\n\ron_body_limit\x18\x08 \x01(\t\x12\x11\n\tthreshold\x18\t \x01(\r\x12\x16\n\x0ewindow_seconds\x18\n \x01(\x01\x12\x19\n\x11\x62lock_for_seconds\x18\x0b \x01(\x01\"6\n\x0f\x46ixedWindowRule\x12\x16\n\x0ewindow_seconds\x18\x01 \x01(\x01\x12\x0b\n\x03max\x18\x02 \x01(\x04\":\n\x11SlidingWindowRule\x12\x18\n\x10interval_seconds\x18\x01 \x01(\x01\x12\x0b\n\x03max\x18\x02 \x01(\x04\"R\n\x0fTokenBucketRule\x12\x13\n\x0brefill_rate\x18\x01 \x01(\x04\x12\x18\n\x10interval_seconds\x18\x02 \x01(\x01\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x04\"\xb8\x03\n\x04Rule\x12&\n\x04mode\x18\x01 \x01(\x0e\x32\x18.arcguard.decide.v1.Mode\x12\x17\n\x0f\x63haracteristics\x18\x02 \x03(\t\x12\x12\n\x05match\x18\x03 \x01(\tH\x01\x88\x01\x01\x12*\n\x03\x62ot\x18\n \x01(\x0b\x32\x1b.arcguard.decide.v1.BotRuleH\x00\x12\x30\n\x06\x66ilter\x18\x0b \x01(\x0b\x32\x1e.arcguard.decide.v1.FilterRuleH\x00\x12\x30\n\x06shield\x18\x0c \x01(\x0b\x32\x1e.arcguard.decide.v1.ShieldRuleH\x00\x12;\n\x0c\x66ixed_window\x18\r \x01(\x0b\x32#.arcguard.decide.v1.FixedWindowRuleH\x00\x12?\n\x0esliding_window\x18\x0e \x01(\x0b\x32%.arcguard.decide.v1.SlidingWindowRuleH\x00\x12;\n\x0ctoken_bucket\x18\x0f \x01(\x0b\x32#.arcguard.decide.v1.TokenBucketRuleH\x00\x42\x06\n\x04kindB\x08\n\x06_match\"2\n\x07RuleSet\x12\'\n\x05rules\x18\x01 \x03(\x0b\x32\x18.arcguard.decide.v1.Rule\"<\n\tBotReason\x12\x0b\n\x03\x62ot\x18\x01 \x01(\t\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x0e\n\x06\x64\x65nied\x18\x03 \x01(\x08\"\\\n\x0c\x46ilterReason\x12\x14\n\x07matched\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05index\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x0c\n\x04list\x18\x03 \x01(\tB\n\n\x08_matchedB\x08\n\x06_index\"j\n\x0cShieldReason\x12\x12\n\nsuspicious\x18\x01 \x01(\x08\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x0f\n\x07\x65xcerpt\x18\x04 \x01(\t\x12\x11\n\tescalated\x18\x05 \x01(\x08\"`\n\x0fRateLimitReason\x12\x0b\n\x03max\x18\x01 \x01(\x04\x12\x11\n\tremaining\x18\x02 \x01(\x04\x12\x15\n\rreset_seconds\x18\x03 \x01(\x01\x12\x16\n\x0ewindow_seconds\x18\x04 \x01(\x01\"\x1e\n\x0b\x45rrorReason\x12\x0f\n\x07message\x18\x01 \x01(\t\"\xcb\x03\n\nRuleResult\x12*\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1c.arcguard.decide.v1.RuleCode\x12\x13\n\x0breason_json\x18\x02 \x01(\t\x12\x0b\n\x03ttl\x18\x03 \x01(\x01\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12&\n\x04mode\x18\x05 \x01(\x0e\x32\x18.arcguard.decide.v1.Mode\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.arcguard.decide.v1.RuleState\x12,\n\x03\x62ot\x18\n \x01(\x0b\x32\x1d.arcguard.decide.v1.BotReasonH\x00\x12\x32\n\x06\x66ilter\x18\x0b \x01(\x0b\x32 .arcguard.decide.v1.FilterReasonH\x00\x12\x32\n\x06shield\x18\x0c \x01(\x0b\x32 .arcguard.decide.v1.ShieldReasonH\x00\x12\x39\n\nrate_limit\x18\r \x01(\x0b\x32#.arcguard.decide.v1.RateLimitReasonH\x00\x12\x30\n\x05\x65rror\x18\x0e \x01(\x0b\x32\x1f.arcguard.decide.v1.ErrorReasonH\x00\x42\x08\n\x06reason\"N\n\x0bLocalResult\x12*\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1c.arcguard.decide.v1.RuleCode\x12\x13\n\x0breason_json\x18\x02 \x01(\t\"\xd2\x01\n\rDecideRequest\x12\x33\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\".arcguard.decide.v1.RequestDetails\x12*\n\x05rules\x18\x02 \x01(\x0b\x32\x1b.arcguard.decide.v1.RuleSet\x12\x11\n\trequested\x18\x03 \x01(\r\x12\x36\n\rlocal_results\x18\x04 \x03(\x0b\x32\x1f.arcguard.decide.v1.LocalResult\x12\x15\n\rtyped_reasons\x18\x05 \x01(\x08\"\xa3\x01\n\x0e\x44\x65\x63ideResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\nconclusion\x18\x02 \x01(\x0e\x32\x1e.arcguard.decide.v1.Conclusion\x12\x13\n\x0breason_json\x18\x03 \x01(\t\x12/\n\x07results\x18\x04 \x03(\x0b\x32\x1e.arcguard.decide.v1.RuleResult\x12\x0b\n\x03ttl\x18\x05 \x01(\x01\"\xa9\x01\n\x10ReportedDecision\x12\x33\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\".arcguard.decide.v1.RequestDetails\x12\x10\n\x08rule_set\x18\x02 \x01(\r\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.arcguard.decide.v1.RuleResult\x12\x11\n\ttimestamp\x18\x04 \x01(\x01\x12\n\n\x02id\x18\x05 \x01(\t\"x\n\rReportRequest\x12.\n\trule_sets\x18\x01 \x03(\x0b\x32\x1b.arcguard.decide.v1.RuleSet\x12\x37\n\tdecisions\x18\x02 \x03(\x0b\x32$.arcguard.decide.v1.ReportedDecision\"\"\n\x0eReportResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r*=\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\r\n\tMODE_LIVE\x10\x01\x12\x10\n\x0cMODE_DRY_RUN\x10\x02*\x96\x01\n\x08RuleCode\x12\x19\n\x15RULE_CODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fRULE_CODE_ALLOW\x10\x01\x12\x12\n\x0eRULE_CODE_DENY\x10\x02\x12\x1a\n\x16RULE_CODE_NEEDS_REMOTE\x10\x03\x12\x15\n\x11RULE_CODE_NOT_RUN\x10\x04\x12\x13\n\x0fRULE_CODE_ERROR\x10\x05*\x82\x01\n\tRuleState\x12\x1a\n\x16RULE_STATE_UNSPECIFIED\x10\x00\x12\x12\n\x0eRULE_STATE_RUN\x10\x01\x12\x16\n\x12RULE_STATE_DRY_RUN\x10\x02\x12\x16\n\x12RULE_STATE_NOT_RUN\x10\x03\x12\x15\n\x11RULE_STATE_CACHED\x10\x04*i\n\nConclusion\x12\x1a\n\x16\x43ONCLUSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43ONCLUSION_ALLOW\x10\x01\x12\x13\n\x0f\x43ONCLUSION_DENY\x10\x02\x12\x14\n\x10\x43ONCLUSION_ERROR\x10\x03\x32\xb1\x01\n\rDecideService\x12O\n\x06\x44\x65\x63ide\x12!.arcguard.decide.v1.DecideRequest\x1a\".arcguard.decide.v1.DecideResponse\x12O\n\x06Report\x12!.arcguard.decide.v1.ReportRequest\x1a\".arcguard.decide.v1.ReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x61rcguard/decide/v1/decide.proto\x12\x12\x61rcguard.decide.v1\"%\n\x06Header\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x81\x02\n\x0eRequestDetails\x12\n\n\x02ip\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04host\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\r\n\x05query\x18\x05 \x01(\t\x12+\n\x07headers\x18\x06 \x03(\x0b\x32\x1a.arcguard.decide.v1.Header\x12\x0c\n\x04\x62ody\x18\x07 \x01(\x0c\x12>\n\x06\x65xtras\x18\x08 \x03(\x0b\x32..arcguard.decide.v1.RequestDetails.ExtrasEntry\x1a-\n\x0b\x45xtrasEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"&\n\x07\x42otRule\x12\r\n\x05\x61llow\x18\x01 \x03(\t\x12\x0c\n\x04\x64\x65ny\x18\x02 \x03(\t\")\n\nFilterRule\x12\r\n\x05\x61llow\x18\x01 \x03(\t\x12\x0c\n\x04\x64\x65ny\x18\x02 \x03(\t\"\xff\x01\n\nShieldRule\x12\x13\n\x0bsensitivity\x18\x01 \x01(\r\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x0f\n\x07\x64isable\x18\x03 \x03(\t\x12\x15\n\rexclude_paths\x18\x04 \x03(\t\x12\x16\n\x0e\x65xclude_fields\x18\x05 \x03(\t\x12\x17\n\x0f\x65xclude_headers\x18\x06 \x03(\t\x12\x12\n\nbody_limit\x18\x07 \x01(\r\x12\x15\n\ron_body_limit\x18\x08 \x01(\t\x12\x11\n\tthreshold\x18\t \x01(\r\x12\x16\n\x0ewindow_seconds\x18\n \x01(\x01\x12\x19\n\x11\x62lock_for_seconds\x18\x0b \x01(\x01\"6\n\x0f\x46ixedWindowRule\x12\x16\n\x0ewindow_seconds\x18\x01 \x01(\x01\x12\x0b\n\x03max\x18\x02 \x01(\x04\":\n\x11SlidingWindowRule\x12\x18\n\x10interval_seconds\x18\x01 \x01(\x01\x12\x0b\n\x03max\x18\x02 \x01(\x04\"R\n\x0fTokenBucketRule\x12\x13\n\x0brefill_rate\x18\x01 \x01(\x04\x12\x18\n\x10interval_seconds\x18\x02 \x01(\x01\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x04\"\x8c\x01\n\tEmailRule\x12\x0c\n\x04\x64\x65ny\x18\x01 \x03(\t\x12\r\n\x05\x61llow\x18\x02 \x03(\t\x12\x18\n\x0brequire_tld\x18\x03 \x01(\x08H\x00\x88\x01\x01\x12\x1a\n\x12\x61llow_quoted_local\x18\x04 \x01(\x08\x12\x1c\n\x14\x61llow_domain_literal\x18\x05 \x01(\x08\x42\x0e\n\x0c_require_tld\"\xe8\x03\n\x04Rule\x12&\n\x04mode\x18\x01 \x01(\x0e\x32\x18.arcguard.decide.v1.Mode\x12\x17\n\x0f\x63haracteristics\x18\x02 \x03(\t\x12\x12\n\x05match\x18\x03 \x01(\tH\x01\x88\x01\x01\x12*\n\x03\x62ot\x18\n \x01(\x0b\x32\x1b.arcguard.decide.v1.BotRuleH\x00\x12\x30\n\x06\x66ilter\x18\x0b \x01(\x0b\x32\x1e.arcguard.decide.v1.FilterRuleH\x00\x12\x30\n\x06shield\x18\x0c \x01(\x0b\x32\x1e.arcguard.decide.v1.ShieldRuleH\x00\x12;\n\x0c\x66ixed_window\x18\r \x01(\x0b\x32#.arcguard.decide.v1.FixedWindowRuleH\x00\x12?\n\x0esliding_window\x18\x0e \x01(\x0b\x32%.arcguard.decide.v1.SlidingWindowRuleH\x00\x12;\n\x0ctoken_bucket\x18\x0f \x01(\x0b\x32#.arcguard.decide.v1.TokenBucketRuleH\x00\x12.\n\x05\x65mail\x18\x10 \x01(\x0b\x32\x1d.arcguard.decide.v1.EmailRuleH\x00\x42\x06\n\x04kindB\x08\n\x06_match\"2\n\x07RuleSet\x12\'\n\x05rules\x18\x01 \x03(\x0b\x32\x18.arcguard.decide.v1.Rule\"<\n\tBotReason\x12\x0b\n\x03\x62ot\x18\x01 \x01(\t\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x0e\n\x06\x64\x65nied\x18\x03 \x01(\x08\"\\\n\x0c\x46ilterReason\x12\x14\n\x07matched\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x12\n\x05index\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x0c\n\x04list\x18\x03 \x01(\tB\n\n\x08_matchedB\x08\n\x06_index\"j\n\x0cShieldReason\x12\x12\n\nsuspicious\x18\x01 \x01(\x08\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x10\n\x08location\x18\x03 \x01(\t\x12\x0f\n\x07\x65xcerpt\x18\x04 \x01(\t\x12\x11\n\tescalated\x18\x05 \x01(\x08\"`\n\x0fRateLimitReason\x12\x0b\n\x03max\x18\x01 \x01(\x04\x12\x11\n\tremaining\x18\x02 \x01(\x04\x12\x15\n\rreset_seconds\x18\x03 \x01(\x01\x12\x16\n\x0ewindow_seconds\x18\x04 \x01(\x01\"\x1e\n\x0b\x45rrorReason\x12\x0f\n\x07message\x18\x01 \x01(\t\"\xcb\x03\n\nRuleResult\x12*\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1c.arcguard.decide.v1.RuleCode\x12\x13\n\x0breason_json\x18\x02 \x01(\t\x12\x0b\n\x03ttl\x18\x03 \x01(\x01\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12&\n\x04mode\x18\x05 \x01(\x0e\x32\x18.arcguard.decide.v1.Mode\x12,\n\x05state\x18\x06 \x01(\x0e\x32\x1d.arcguard.decide.v1.RuleState\x12,\n\x03\x62ot\x18\n \x01(\x0b\x32\x1d.arcguard.decide.v1.BotReasonH\x00\x12\x32\n\x06\x66ilter\x18\x0b \x01(\x0b\x32 .arcguard.decide.v1.FilterReasonH\x00\x12\x32\n\x06shield\x18\x0c \x01(\x0b\x32 .arcguard.decide.v1.ShieldReasonH\x00\x12\x39\n\nrate_limit\x18\r \x01(\x0b\x32#.arcguard.decide.v1.RateLimitReasonH\x00\x12\x30\n\x05\x65rror\x18\x0e \x01(\x0b\x32\x1f.arcguard.decide.v1.ErrorReasonH\x00\x42\x08\n\x06reason\"N\n\x0bLocalResult\x12*\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x1c.arcguard.decide.v1.RuleCode\x12\x13\n\x0breason_json\x18\x02 \x01(\t\"\xd2\x01\n\rDecideRequest\x12\x33\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\".arcguard.decide.v1.RequestDetails\x12*\n\x05rules\x18\x02 \x01(\x0b\x32\x1b.arcguard.decide.v1.RuleSet\x12\x11\n\trequested\x18\x03 \x01(\r\x12\x36\n\rlocal_results\x18\x04 \x03(\x0b\x32\x1f.arcguard.decide.v1.LocalResult\x12\x15\n\rtyped_reasons\x18\x05 \x01(\x08\"\xa3\x01\n\x0e\x44\x65\x63ideResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\nconclusion\x18\x02 \x01(\x0e\x32\x1e.arcguard.decide.v1.Conclusion\x12\x13\n\x0breason_json\x18\x03 \x01(\t\x12/\n\x07results\x18\x04 \x03(\x0b\x32\x1e.arcguard.decide.v1.RuleResult\x12\x0b\n\x03ttl\x18\x05 \x01(\x01\"\xa9\x01\n\x10ReportedDecision\x12\x33\n\x07\x64\x65tails\x18\x01 \x01(\x0b\x32\".arcguard.decide.v1.RequestDetails\x12\x10\n\x08rule_set\x18\x02 \x01(\r\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.arcguard.decide.v1.RuleResult\x12\x11\n\ttimestamp\x18\x04 \x01(\x01\x12\n\n\x02id\x18\x05 \x01(\t\"x\n\rReportRequest\x12.\n\trule_sets\x18\x01 \x03(\x0b\x32\x1b.arcguard.decide.v1.RuleSet\x12\x37\n\tdecisions\x18\x02 \x03(\x0b\x32$.arcguard.decide.v1.ReportedDecision\"\"\n\x0eReportResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\r*=\n\x04Mode\x12\x14\n\x10MODE_UNSPECIFIED\x10\x00\x12\r\n\tMODE_LIVE\x10\x01\x12\x10\n\x0cMODE_DRY_RUN\x10\x02*\x96\x01\n\x08RuleCode\x12\x19\n\x15RULE_CODE_UNSPECIFIED\x10\x00\x12\x13\n\x0fRULE_CODE_ALLOW\x10\x01\x12\x12\n\x0eRULE_CODE_DENY\x10\x02\x12\x1a\n\x16RULE_CODE_NEEDS_REMOTE\x10\x03\x12\x15\n\x11RULE_CODE_NOT_RUN\x10\x04\x12\x13\n\x0fRULE_CODE_ERROR\x10\x05*\x82\x01\n\tRuleState\x12\x1a\n\x16RULE_STATE_UNSPECIFIED\x10\x00\x12\x12\n\x0eRULE_STATE_RUN\x10\x01\x12\x16\n\x12RULE_STATE_DRY_RUN\x10\x02\x12\x16\n\x12RULE_STATE_NOT_RUN\x10\x03\x12\x15\n\x11RULE_STATE_CACHED\x10\x04*i\n\nConclusion\x12\x1a\n\x16\x43ONCLUSION_UNSPECIFIED\x10\x00\x12\x14\n\x10\x43ONCLUSION_ALLOW\x10\x01\x12\x13\n\x0f\x43ONCLUSION_DENY\x10\x02\x12\x14\n\x10\x43ONCLUSION_ERROR\x10\x03\x32\xb1\x01\n\rDecideService\x12O\n\x06\x44\x65\x63ide\x12!.arcguard.decide.v1.DecideRequest\x1a\".arcguard.decide.v1.DecideResponse\x12O\n\x06Report\x12!.arcguard.decide.v1.ReportRequest\x1a\".arcguard.decide.v1.ReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,14 +33,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_REQUESTDETAILS_EXTRASENTRY']._loaded_options = None
   _globals['_REQUESTDETAILS_EXTRASENTRY']._serialized_options = b'8\001'
-  _globals['_MODE']._serialized_start=3035
-  _globals['_MODE']._serialized_end=3096
-  _globals['_RULECODE']._serialized_start=3099
-  _globals['_RULECODE']._serialized_end=3249
-  _globals['_RULESTATE']._serialized_start=3252
-  _globals['_RULESTATE']._serialized_end=3382
-  _globals['_CONCLUSION']._serialized_start=3384
-  _globals['_CONCLUSION']._serialized_end=3489
+  _globals['_MODE']._serialized_start=3226
+  _globals['_MODE']._serialized_end=3287
+  _globals['_RULECODE']._serialized_start=3290
+  _globals['_RULECODE']._serialized_end=3440
+  _globals['_RULESTATE']._serialized_start=3443
+  _globals['_RULESTATE']._serialized_end=3573
+  _globals['_CONCLUSION']._serialized_start=3575
+  _globals['_CONCLUSION']._serialized_end=3680
   _globals['_HEADER']._serialized_start=55
   _globals['_HEADER']._serialized_end=92
   _globals['_REQUESTDETAILS']._serialized_start=95
@@ -59,34 +59,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SLIDINGWINDOWRULE']._serialized_end=809
   _globals['_TOKENBUCKETRULE']._serialized_start=811
   _globals['_TOKENBUCKETRULE']._serialized_end=893
-  _globals['_RULE']._serialized_start=896
-  _globals['_RULE']._serialized_end=1336
-  _globals['_RULESET']._serialized_start=1338
-  _globals['_RULESET']._serialized_end=1388
-  _globals['_BOTREASON']._serialized_start=1390
-  _globals['_BOTREASON']._serialized_end=1450
-  _globals['_FILTERREASON']._serialized_start=1452
-  _globals['_FILTERREASON']._serialized_end=1544
-  _globals['_SHIELDREASON']._serialized_start=1546
-  _globals['_SHIELDREASON']._serialized_end=1652
-  _globals['_RATELIMITREASON']._serialized_start=1654
-  _globals['_RATELIMITREASON']._serialized_end=1750
-  _globals['_ERRORREASON']._serialized_start=1752
-  _globals['_ERRORREASON']._serialized_end=1782
-  _globals['_RULERESULT']._serialized_start=1785
-  _globals['_RULERESULT']._serialized_end=2244
-  _globals['_LOCALRESULT']._serialized_start=2246
-  _globals['_LOCALRESULT']._serialized_end=2324
-  _globals['_DECIDEREQUEST']._serialized_start=2327
-  _globals['_DECIDEREQUEST']._serialized_end=2537
-  _globals['_DECIDERESPONSE']._serialized_start=2540
-  _globals['_DECIDERESPONSE']._serialized_end=2703
-  _globals['_REPORTEDDECISION']._serialized_start=2706
-  _globals['_REPORTEDDECISION']._serialized_end=2875
-  _globals['_REPORTREQUEST']._serialized_start=2877
-  _globals['_REPORTREQUEST']._serialized_end=2997
-  _globals['_REPORTRESPONSE']._serialized_start=2999
-  _globals['_REPORTRESPONSE']._serialized_end=3033
-  _globals['_DECIDESERVICE']._serialized_start=3492
-  _globals['_DECIDESERVICE']._serialized_end=3669
+  _globals['_EMAILRULE']._serialized_start=896
+  _globals['_EMAILRULE']._serialized_end=1036
+  _globals['_RULE']._serialized_start=1039
+  _globals['_RULE']._serialized_end=1527
+  _globals['_RULESET']._serialized_start=1529
+  _globals['_RULESET']._serialized_end=1579
+  _globals['_BOTREASON']._serialized_start=1581
+  _globals['_BOTREASON']._serialized_end=1641
+  _globals['_FILTERREASON']._serialized_start=1643
+  _globals['_FILTERREASON']._serialized_end=1735
+  _globals['_SHIELDREASON']._serialized_start=1737
+  _globals['_SHIELDREASON']._serialized_end=1843
+  _globals['_RATELIMITREASON']._serialized_start=1845
+  _globals['_RATELIMITREASON']._serialized_end=1941
+  _globals['_ERRORREASON']._serialized_start=1943
+  _globals['_ERRORREASON']._serialized_end=1973
+  _globals['_RULERESULT']._serialized_start=1976
+  _globals['_RULERESULT']._serialized_end=2435
+  _globals['_LOCALRESULT']._serialized_start=2437
+  _globals['_LOCALRESULT']._serialized_end=2515
+  _globals['_DECIDEREQUEST']._serialized_start=2518
+  _globals['_DECIDEREQUEST']._serialized_end=2728
+  _globals['_DECIDERESPONSE']._serialized_start=2731
+  _globals['_DECIDERESPONSE']._serialized_end=2894
+  _globals['_REPORTEDDECISION']._serialized_start=2897
+  _globals['_REPORTEDDECISION']._serialized_end=3066
+  _globals['_REPORTREQUEST']._serialized_start=3068
+  _globals['_REPORTREQUEST']._serialized_end=3188
+  _globals['_REPORTRESPONSE']._serialized_start=3190
+  _globals['_REPORTRESPONSE']._serialized_end=3224
+  _globals['_DECIDESERVICE']._serialized_start=3683
+  _globals['_DECIDESERVICE']._serialized_end=3860
 # @@protoc_insertion_point(module_scope)

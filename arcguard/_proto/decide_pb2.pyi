@@ -158,8 +158,22 @@ class TokenBucketRule(_message.Message):
     capacity: int
     def __init__(self, refill_rate: _Optional[int] = ..., interval_seconds: _Optional[float] = ..., capacity: _Optional[int] = ...) -> None: ...
 
+class EmailRule(_message.Message):
+    __slots__ = ("deny", "allow", "require_tld", "allow_quoted_local", "allow_domain_literal")
+    DENY_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_TLD_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_QUOTED_LOCAL_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_DOMAIN_LITERAL_FIELD_NUMBER: _ClassVar[int]
+    deny: _containers.RepeatedScalarFieldContainer[str]
+    allow: _containers.RepeatedScalarFieldContainer[str]
+    require_tld: bool
+    allow_quoted_local: bool
+    allow_domain_literal: bool
+    def __init__(self, deny: _Optional[_Iterable[str]] = ..., allow: _Optional[_Iterable[str]] = ..., require_tld: _Optional[bool] = ..., allow_quoted_local: _Optional[bool] = ..., allow_domain_literal: _Optional[bool] = ...) -> None: ...
+
 class Rule(_message.Message):
-    __slots__ = ("mode", "characteristics", "match", "bot", "filter", "shield", "fixed_window", "sliding_window", "token_bucket")
+    __slots__ = ("mode", "characteristics", "match", "bot", "filter", "shield", "fixed_window", "sliding_window", "token_bucket", "email")
     MODE_FIELD_NUMBER: _ClassVar[int]
     CHARACTERISTICS_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
@@ -169,6 +183,7 @@ class Rule(_message.Message):
     FIXED_WINDOW_FIELD_NUMBER: _ClassVar[int]
     SLIDING_WINDOW_FIELD_NUMBER: _ClassVar[int]
     TOKEN_BUCKET_FIELD_NUMBER: _ClassVar[int]
+    EMAIL_FIELD_NUMBER: _ClassVar[int]
     mode: Mode
     characteristics: _containers.RepeatedScalarFieldContainer[str]
     match: str
@@ -178,7 +193,8 @@ class Rule(_message.Message):
     fixed_window: FixedWindowRule
     sliding_window: SlidingWindowRule
     token_bucket: TokenBucketRule
-    def __init__(self, mode: _Optional[_Union[Mode, str]] = ..., characteristics: _Optional[_Iterable[str]] = ..., match: _Optional[str] = ..., bot: _Optional[_Union[BotRule, _Mapping]] = ..., filter: _Optional[_Union[FilterRule, _Mapping]] = ..., shield: _Optional[_Union[ShieldRule, _Mapping]] = ..., fixed_window: _Optional[_Union[FixedWindowRule, _Mapping]] = ..., sliding_window: _Optional[_Union[SlidingWindowRule, _Mapping]] = ..., token_bucket: _Optional[_Union[TokenBucketRule, _Mapping]] = ...) -> None: ...
+    email: EmailRule
+    def __init__(self, mode: _Optional[_Union[Mode, str]] = ..., characteristics: _Optional[_Iterable[str]] = ..., match: _Optional[str] = ..., bot: _Optional[_Union[BotRule, _Mapping]] = ..., filter: _Optional[_Union[FilterRule, _Mapping]] = ..., shield: _Optional[_Union[ShieldRule, _Mapping]] = ..., fixed_window: _Optional[_Union[FixedWindowRule, _Mapping]] = ..., sliding_window: _Optional[_Union[SlidingWindowRule, _Mapping]] = ..., token_bucket: _Optional[_Union[TokenBucketRule, _Mapping]] = ..., email: _Optional[_Union[EmailRule, _Mapping]] = ...) -> None: ...
 
 class RuleSet(_message.Message):
     __slots__ = ("rules",)

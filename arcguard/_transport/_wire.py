@@ -31,6 +31,8 @@ from .._rules import (
     SlidingWindowRule,
     TokenBucketRule,
 )
+from .._signup.rules import EmailRule
+from .._signup.wire import email_config_from_proto, email_rule_to_proto
 
 __all__ = [
     "CODE_ALLOW",
@@ -324,6 +326,8 @@ def rule_to_proto(rule: Rule) -> pb.Rule:
             )
         else:
             raise TypeError(f"unknown rate-limit rule {type(rule).__name__}")
+    elif isinstance(rule, EmailRule):
+        msg.email.CopyFrom(email_rule_to_proto(rule))
     else:
         raise TypeError(f"cannot send {type(rule).__name__} to the decide service")
     return msg
@@ -361,6 +365,9 @@ def rule_config_from_proto(msg: pb.Rule) -> dict[str, Any]:
             c["allow"] = list(sub.allow)
         if sub.deny:
             c["deny"] = list(sub.deny)
+        return c
+    if kind == "email":
+        c.update(email_config_from_proto(msg.email))
         return c
     if kind == "shield":
         s = msg.shield
