@@ -2,9 +2,11 @@
 
 Everything here is pure: no DNS, no sockets. An endpoint is written the way a
 gRPC target is, ``host:port`` (``[::1]:port`` for IPv6); a missing port means
-:data:`DEFAULT_PORT`. A ``grpc://``, ``grpcs://``, ``http://`` or ``https://``
-prefix is accepted and dropped, since whether TLS is used is the transport's
-business, not the selector's.
+:data:`DEFAULT_PORT`. A candidate found through a configured DNS server keeps
+that server in its target, ``dns://<server>/<host>:<port>`` (gRPC's DNS name
+syntax), so that gRPC resolves the host with the same server, not the system's.
+A ``grpc://``, ``grpcs://``, ``http://`` or ``https://`` prefix is accepted and
+dropped, since whether TLS is used is the transport's business, not the selector's.
 """
 
 from __future__ import annotations
@@ -48,11 +50,15 @@ class Candidate:
         priority: SRV priority (lower is preferred); 0 for configured endpoints.
         weight: SRV weight within a priority; 0 for configured endpoints.
         region: region name from TXT metadata or configuration, if known.
+        nameserver: the DNS server (``ip:port``) *host* is resolved with, when
+            discovery was told to use one; None: the system's resolver.
 
     Example::
 
         >>> Candidate("iad.decide.example.com", 443, region="iad").target
         'iad.decide.example.com:443'
+        >>> Candidate("iad.decide.example.com", 443, nameserver="10.0.0.2:53").target
+        'dns://10.0.0.2:53/iad.decide.example.com:443'
     """
 
     host: str
@@ -60,11 +66,16 @@ class Candidate:
     priority: int = 0
     weight: int = 0
     region: str | None = None
+    nameserver: str | None = None
 
     @property
     def target(self) -> str:
-        """The gRPC target, ``host:port`` (IPv6 literals in brackets)."""
-        return format_target(self.host, self.port)
+        """The gRPC target: ``host:port`` (IPv6 literals in brackets), or
+        ``dns://<nameserver>/host:port`` when a nameserver is set."""
+        target = format_target(self.host, self.port)
+        if self.nameserver is not None:
+            return f"dns://{self.nameserver}/{target}"
+        return target
 
 
 def format_target(host: str, port: int) -> str:
@@ -92,8 +103,13 @@ def is_loopback_host(host: str) -> bool:
 
 
 def is_loopback_target(target: str) -> bool:
-    """Whether a ``host:port`` target names this machine (127.0.0.0/8, ::1, localhost)."""
+    """Whether a ``host:port`` (or ``dns://server/host:port``) target names this
+    machine (127.0.0.0/8, ::1, localhost); a name resolved by DNS does not."""
     host = target
+    if host.startswith("dns:"):
+        host = host[4:]
+        if host.startswith("//"):
+            host = host[2:].partition("/")[2]
     if host.startswith("["):
         host = host[1 : host.find("]")]
     elif host.count(":") == 1:

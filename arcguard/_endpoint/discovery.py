@@ -7,6 +7,12 @@ Records read::
     _arcguard._tcp.<domain>.  SRV  <priority> <weight> <port> <target>.
     <target>.                 TXT  "region=iad"
 
+With a *nameserver* given, every candidate names it
+(:attr:`~.address.Candidate.nameserver`), so its target is
+``dns://<nameserver>/<host>:<port>``: gRPC then resolves the SRV target's
+A/AAAA records with the same server as the SRV query, not the system's
+resolver (which need not know the discovery domain at all).
+
 SRV answers are ordered as RFC 2782 asks: by priority, lowest first, and
 within one priority by a weighted random draw (weight 0 entries are picked
 rarely but not never). A single SRV record whose target is ``.`` says the
@@ -27,7 +33,7 @@ import dns.rdatatype
 import dns.resolver
 
 from .._exceptions import DiscoveryError
-from .address import Candidate
+from .address import Candidate, format_target
 from .settings import DEFAULT_DNS_PORT, DEFAULT_DNS_TIMEOUT
 
 __all__ = [
@@ -145,7 +151,8 @@ def discover(
 
     Parameters:
         domain: the discovery domain; ``_arcguard._tcp.<domain>`` is queried.
-        nameserver: IP address of the DNS server; None uses the system's.
+        nameserver: IP address of the DNS server; None uses the system's. When
+            given, each candidate's target resolves through it too.
         port: the DNS server's port.
         timeout: seconds each query may take in all.
         txt: whether to read ``region=`` TXT metadata on each target.
@@ -170,6 +177,7 @@ def discover(
     records = list(answer.rrset)
     if len(records) == 1 and records[0].target == dns.name.root:
         return []
+    via = None if nameserver is None else format_target(nameserver, port)
     found: list[Candidate] = []
     for record in records:
         host = record.target.to_text(omit_final_dot=True).lower()
@@ -177,7 +185,7 @@ def discover(
         if txt:
             region = _txt_region(resolver, record.target.to_text())
         found.append(
-            Candidate(host, int(record.port), int(record.priority), int(record.weight), region)
+            Candidate(host, int(record.port), int(record.priority), int(record.weight), region, via)
         )
     return srv_order(found, rng=rng)
 

@@ -57,6 +57,7 @@ from types import TracebackType
 
 import grpc
 
+from .._exceptions import ConfigurationError
 from .address import Candidate, HostAllowList, parse_endpoint
 from .discovery import DiscoveryError, discover
 from .platform import Platform, detect_platform, resolve_template
@@ -204,6 +205,19 @@ class EndpointSelector:
             settings if settings is not None else EndpointSettings.from_environ(environ)
         )
         self._settings.check_configured()
+        if (
+            self._settings.dns_nameserver is not None
+            and self._settings.endpoint is None
+            and not self._settings.candidates
+            and environ.get("GRPC_DNS_RESOLVER", "").strip().lower() == "native"
+        ):
+            # gRPC's native resolver (getaddrinfo) ignores the nameserver in a
+            # dns://server/host target and asks the system's resolver instead.
+            raise ConfigurationError(
+                "ARCGUARD_DNS_NAMESERVER needs gRPC's own DNS resolver to reach the "
+                "discovered endpoints through that server; GRPC_DNS_RESOLVER=native "
+                "would resolve them with the system's: unset GRPC_DNS_RESOLVER"
+            )
         self._allow: HostAllowList = self._settings.allow_list()
         self._credentials = credentials
         self._health_service = health_service

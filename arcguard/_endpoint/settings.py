@@ -24,7 +24,9 @@ Environment variables read by :meth:`EndpointSettings.from_environ`:
 ``ARCGUARD_PROBE_TIMEOUT_MS``          timeout of one health check
 ``ARCGUARD_PROBE_INTERVAL_S``          mean seconds between background probe rounds
 ``ARCGUARD_FAILOVER_THRESHOLD``        consecutive failures before fail-over
-``ARCGUARD_DNS_NAMESERVER``            DNS server for discovery (default: the system's)
+``ARCGUARD_DNS_NAMESERVER``            DNS server (an IP) for discovery: its SRV and TXT
+                                       queries and the targets' A/AAAA (default: the
+                                       system's resolver)
 ``ARCGUARD_DNS_PORT``                  its port
 =====================================  ===================================================
 
@@ -37,6 +39,7 @@ the candidates, the discovery domain or the base domain is set.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,6 +152,14 @@ class EndpointSettings:
         if isinstance(self.candidates, str):
             raise TypeError("candidates must be a sequence of endpoints, not a string")
         object.__setattr__(self, "candidates", tuple(self.candidates))
+        if self.dns_nameserver is not None:
+            try:
+                nameserver = str(ipaddress.ip_address(self.dns_nameserver.strip()))
+            except ValueError:
+                raise ConfigurationError(
+                    f"dns_nameserver must be an IP address, got {self.dns_nameserver!r}"
+                ) from None
+            object.__setattr__(self, "dns_nameserver", nameserver)
         if self.allowed_hosts is not None:
             if isinstance(self.allowed_hosts, str):
                 raise TypeError("allowed_hosts must be a sequence of hosts, not a string")

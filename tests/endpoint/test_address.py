@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from arcguard._endpoint import Candidate, HostAllowList, format_target, parse_endpoint
+from arcguard._endpoint.address import is_loopback_target
 from arcguard._exceptions import ConfigurationError
 
 
@@ -83,3 +84,9 @@ def test_allow_list_check_names_host_and_list() -> None:
 def test_invalid_allow_list_entry_raises() -> None:
     with pytest.raises(ConfigurationError):
         HostAllowList(["exa mple.com"])
+
+
+def test_a_target_resolved_through_dns_is_not_loopback_by_its_server() -> None:
+    assert not is_loopback_target("dns://127.0.0.1:5353/decide.example.com:443")
+    assert is_loopback_target("dns://127.0.0.1:5353/localhost:443")
+    assert is_loopback_target("dns:///[::1]:443")

@@ -23,10 +23,12 @@ def test_srv_candidates_come_in_priority_order_with_txt_regions(dns_server: Dnsm
     found = discover(DOMAIN, nameserver="127.0.0.1", port=dns_server.port, timeout=2.0)
     assert {c.host for c in found} == {f"iad.{DOMAIN}", f"ord.{DOMAIN}", f"fra.{DOMAIN}"}
     assert [c.priority for c in found] == [10, 10, 20]
-    assert found[-1] == Candidate(f"fra.{DOMAIN}", 5003, 20, 0, None)
+    via = f"127.0.0.1:{dns_server.port}"  # the targets resolve through the same server
+    assert found[-1] == Candidate(f"fra.{DOMAIN}", 5003, 20, 0, None, via)
     by_host = {c.host: c for c in found}
-    assert by_host[f"iad.{DOMAIN}"] == Candidate(f"iad.{DOMAIN}", 5001, 10, 60, "iad")
-    assert by_host[f"ord.{DOMAIN}"] == Candidate(f"ord.{DOMAIN}", 5002, 10, 40, "ord")
+    assert by_host[f"iad.{DOMAIN}"] == Candidate(f"iad.{DOMAIN}", 5001, 10, 60, "iad", via)
+    assert by_host[f"ord.{DOMAIN}"] == Candidate(f"ord.{DOMAIN}", 5002, 10, 40, "ord", via)
+    assert by_host[f"iad.{DOMAIN}"].target == f"dns://{via}/iad.{DOMAIN}:5001"
 
 
 def test_weights_order_within_a_priority(dns_server: Dnsmasq) -> None:

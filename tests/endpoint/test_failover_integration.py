@@ -180,13 +180,17 @@ def test_dns_discovered_candidates_are_probed_and_the_fastest_chosen(
 ) -> None:
     fast, medium, slow = backends["fast"], backends["medium"], backends["slow"]
     srv = f"_arcguard._tcp.{DOMAIN}"
+    # The targets' A records exist only in this dnsmasq: the system resolver
+    # cannot find them, so connecting proves they were resolved through it.
+    names = {b: f"{n}.{DOMAIN}" for n, b in (("slow", slow), ("medium", medium), ("fast", fast))}
     with Dnsmasq.running(
         local_domains=[DOMAIN],
         srv=[
-            (srv, "localhost", slow.port, 10, 10),
-            (srv, "localhost", medium.port, 10, 10),
-            (srv, "localhost", fast.port, 20, 10),
+            (srv, names[slow], slow.port, 10, 10),
+            (srv, names[medium], medium.port, 10, 10),
+            (srv, names[fast], fast.port, 20, 10),
         ],
+        hosts=[(name, "127.0.0.1") for name in names.values()],
     ) as dns_server:
         settings = EndpointSettings(
             discovery_domain=DOMAIN,
@@ -200,7 +204,8 @@ def test_dns_discovered_candidates_are_probed_and_the_fastest_chosen(
             assert selector.choice().source == "default"
             ranked = selector.probe_now()
             assert all(r.ok for r in ranked), [r.error for r in ranked]
-            assert selector.current() == f"localhost:{fast.port}"
+            via = f"127.0.0.1:{dns_server.port}"
+            assert selector.current() == f"dns://{via}/{names[fast]}:{fast.port}"
             assert [e.source for e in selector.ranked()] == ["discovered"] * 3
         finally:
             selector.close()

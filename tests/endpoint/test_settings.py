@@ -119,3 +119,9 @@ def test_configuration_error_is_a_value_error() -> None:
 def test_replace_checks_again() -> None:
     with pytest.raises(ConfigurationError):
         EndpointSettings().replace(endpoint="evil.test")
+
+
+def test_the_dns_nameserver_must_be_an_ip_address() -> None:
+    with pytest.raises(ConfigurationError, match="dns_nameserver"):
+        EndpointSettings.from_environ({"ARCGUARD_DNS_NAMESERVER": "ns.example.com"})
+    assert EndpointSettings(dns_nameserver=" ::1 ").dns_nameserver == "::1"
