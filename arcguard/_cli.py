@@ -220,6 +220,124 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- arcguard dev: which of serve's flags it honours, implies or refuses ----------
+
+#: ``serve`` flags that ``dev`` refuses, with why and the ``serve`` command that
+#: does it. ``dev`` is one process on 127.0.0.1 with no key, plaintext, memory
+#: and its own defaults; anything else is ``arcguard serve`` (``--dev`` there
+#: keeps the dev defaults for the rest). Flags ``dev`` honours come from
+#: ``decide_service.add_dev_arguments``; :data:`_DEV_IMPLIED` are accepted
+#: because they ask for what dev does anyway.
+_DEV_REFUSED: dict[str, tuple[bool, str]] = {
+    # flag: (takes a value, reason)
+    "--host": (
+        True,
+        "arcguard dev listens on 127.0.0.1 only (no API key, plaintext); to listen "
+        "elsewhere run `arcguard serve --host ADDR --api-key-file FILE --tls-cert PEM "
+        "--tls-key PEM`",
+    ),
+    "--redis-url": (
+        True,
+        "arcguard dev keeps its state in memory in one process; for a shared Redis "
+        "store run `arcguard serve --no-auth --redis-url URL`",
+    ),
+    "--redis-timeout-ms": (
+        True,
+        "arcguard dev has no Redis store; run `arcguard serve --no-auth --redis-url URL "
+        "--redis-timeout-ms MS`",
+    ),
+    "--workers": (
+        True,
+        "arcguard dev runs one process (its memory store is per process); run "
+        "`arcguard serve --no-auth --workers N --redis-url URL --port PORT`",
+    ),
+    "--tls-cert": (
+        True,
+        "arcguard dev serves plaintext on loopback; run `arcguard serve --dev "
+        "--tls-cert PEM --tls-key PEM` for TLS",
+    ),
+    "--tls-key": (
+        True,
+        "arcguard dev serves plaintext on loopback; run `arcguard serve --dev "
+        "--tls-cert PEM --tls-key PEM` for TLS",
+    ),
+    "--api-key-file": (
+        True,
+        "arcguard dev accepts every call without a key; run `arcguard serve "
+        "--api-key-file FILE` to require keys",
+    ),
+    "--allow-insecure": (
+        False,
+        "arcguard dev only listens on loopback, where plaintext needs no permission; "
+        "run `arcguard serve --host ADDR --allow-insecure ...` for plaintext elsewhere",
+    ),
+    "--metrics-host": (
+        True,
+        "arcguard dev serves metrics on 127.0.0.1 only; run `arcguard serve --dev "
+        "--metrics-host ADDR --metrics-port PORT`",
+    ),
+    "--max-message-size": (
+        True,
+        "arcguard dev keeps the default limits; run `arcguard serve --dev "
+        "--max-message-size BYTES`",
+    ),
+    "--log-format": (
+        True,
+        "arcguard dev logs text; run `arcguard serve --dev --log-format json`",
+    ),
+    "--grace": (True, "arcguard dev keeps the default; run `arcguard serve --dev --grace S`"),
+    "--event-loop": (
+        True,
+        "arcguard dev chooses its event loop itself; run `arcguard serve --dev --event-loop LOOP`",
+    ),
+}
+
+#: ``serve`` flags that ask for what ``dev`` does anyway: accepted, no effect.
+_DEV_IMPLIED: dict[str, str] = {
+    "--no-auth": "implied: dev accepts calls without an API key",
+    "--dev": "implied: this is dev mode",
+}
+
+
+class _Refused(argparse.Action):
+    """Fails the parse naming the flag and why ``dev`` does not take it."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        self.reason: str = kwargs.pop("reason")
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if option_string == "--host" and values == "127.0.0.1":
+            return  # the address dev listens on: honoured as it is
+        parser.error(f"{option_string}: {self.reason}")
+
+
+def add_dev_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``arcguard dev``: the ones it honours (port, metrics port,
+    log level), the ones it implies, and every other ``serve`` flag refused
+    with a message (``tests/sdk/test_cli_dev.py`` holds the table complete)."""
+    from decide_service import add_dev_arguments
+
+    add_dev_arguments(parser)
+    for flag, note in _DEV_IMPLIED.items():
+        parser.add_argument(flag, action="store_true", default=None, help=note)
+    for flag, (takes_value, reason) in _DEV_REFUSED.items():
+        parser.add_argument(
+            flag,
+            action=_Refused,
+            nargs=None if takes_value else 0,
+            reason=reason,
+            default=None,
+            help=argparse.SUPPRESS,
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``arcguard`` command."""
     parser = argparse.ArgumentParser(prog="arcguard", description="ArcGuard request security")
@@ -255,8 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the decide service")
     add_serve_arguments(serve)
     serve.set_defaults(func=run_serve)
-    dev = sub.add_parser("dev", help="run the decide service on loopback, development defaults")
-    add_serve_arguments(dev)
+    dev = sub.add_parser(
+        "dev",
+        help="run the decide service on loopback, development defaults",
+        epilog="The other flags of `arcguard serve` are refused here, each with the "
+        "`arcguard serve` command that does it.",
+    )
+    add_dev_flags(dev)
     dev.set_defaults(func=run_dev)
 
     from ._endpoint import add_probe_arguments, run_probe
