@@ -190,7 +190,7 @@ class ArcGuard:
         self._allow_reason: Reason | int = self._n - 1 if self._n else _NONE_REASON
         self._has_shield = bool(shields)
         self._scoped_cache = any(getattr(r, "match", None) is not None for r in self.rules)
-        self._needs_body = self._has_shield
+        self._needs_body = any(r.reads_body for r in self.rules)
         self._remote_capable = any(r.remote for r in self.rules) or self._has_shield
         if platform is None:
             platform = _detected_platform(env)

@@ -2,6 +2,9 @@
 
 Every HTTP request is decided before the app sees it; a denied request gets
 403 (429 for a rate limit, with ``Retry-After``) and never reaches the app.
+When any rule reads the body (:attr:`ArcGuard.needs_body`: a shield, or a
+filter or rate-limit ``match`` on a ``http.request.body`` field) the body is
+read up to ``max_body`` bytes first and handed on to the app unchanged.
 The decision is attached for the app: ``scope["state"]["arcguard"]``
 (Starlette: ``request.state.arcguard``) or ``environ["arcguard.decision"]``.
 Scopes other than ``http`` pass straight through.

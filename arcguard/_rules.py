@@ -135,6 +135,13 @@ def _characteristics(values: Iterable[str] | None) -> tuple[str, ...]:
     return chars
 
 
+def _reads_body(expression: str) -> bool:
+    # Every body field of the filter language starts so (http.request.body.raw
+    # today). A mention inside a string literal also counts: reading a body
+    # that is not needed costs a copy, missing one lets the body through.
+    return "http.request.body" in expression
+
+
 def _blake2b(data: bytes) -> str:
     try:  # hashlib's own import loads OpenSSL, which a rule id does not need
         from _blake2 import blake2b
@@ -170,6 +177,11 @@ class Rule(Frozen):
     def config(self) -> dict[str, Any]:
         """The rule as the Wasm core and the wire schema see it."""
         return {"kind": self.kind, "mode": self.mode}
+
+    @property
+    def reads_body(self) -> bool:
+        """Whether the rule looks at the request body (the middleware then reads it)."""
+        return False
 
     @property
     def rule_id(self) -> str:
@@ -224,6 +236,10 @@ class FilterRule(Rule):
             "allow": list(self.allow),
             "deny": list(self.deny),
         }
+
+    @property
+    def reads_body(self) -> bool:
+        return any(_reads_body(e) for e in (*self.allow, *self.deny))
 
 
 class ShieldRule(Rule):
@@ -318,6 +334,10 @@ class ShieldRule(Rule):
             c["exclude_headers"] = list(self.exclude_headers)
         return c
 
+    @property
+    def reads_body(self) -> bool:
+        return True
+
 
 class RateLimitRule(Rule):
     """Base of the rate-limit rules; decided with shared state."""
@@ -348,6 +368,10 @@ class RateLimitRule(Rule):
         if self.match is not None:
             c["match"] = self.match
         return c
+
+    @property
+    def reads_body(self) -> bool:
+        return self.match is not None and _reads_body(self.match)
 
 
 class FixedWindowRule(RateLimitRule):

@@ -1,0 +1,51 @@
+"""Apps for the issue 14 hardening tests, each built by a factory for a real server.
+
+``uvicorn --factory tests.integration.hardening_apps:<name>`` (ASGI) and
+``gunicorn 'tests.integration.hardening_apps:<name>()'`` (WSGI).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arcguard import ArcGuard, ArcGuardMiddleware, ArcGuardWSGIMiddleware, filter_rule
+
+DEV = {"ARCGUARD_ENV": "development"}
+#: The word the body filter denies.
+FORBIDDEN = "forbidden-word"
+
+
+def body_filter_guard() -> ArcGuard:
+    """A guard with one rule only: a filter on the raw body (no shield)."""
+    return ArcGuard(
+        rules=[filter_rule(mode="LIVE", deny=[f'http.request.body.raw contains "{FORBIDDEN}"'])],
+        environ=DEV,
+    )
+
+
+def body_filter_asgi() -> ArcGuardMiddleware:
+    """An ASGI app echoing the body it received, behind the body filter."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    return ArcGuardMiddleware(app, guard=body_filter_guard())
+
+
+def body_filter_wsgi() -> ArcGuardWSGIMiddleware:
+    """A WSGI app echoing the body it received, behind the body filter."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length)
+        start_response("200 OK", [("Content-Length", str(len(body)))])
+        return [body]
+
+    return ArcGuardWSGIMiddleware(app, guard=body_filter_guard())
