@@ -344,7 +344,7 @@ class Backend:
 
 @dataclass
 class Dnsmasq:
-    """A dnsmasq process serving SRV/TXT/A records on 127.0.0.1:<port> (UDP and TCP)."""
+    """A dnsmasq process serving SRV/TXT/A/AAAA/MX/PTR records on 127.0.0.1:<port> (UDP and TCP)."""
 
     process: subprocess.Popen[bytes]
     port: int
@@ -359,6 +359,11 @@ class Dnsmasq:
         srv: Sequence[tuple[str, str, int, int, int]] = (),
         txt: Sequence[tuple[str, str]] = (),
         hosts: Sequence[tuple[str, str]] = (),
+        mx: Sequence[tuple[str, str, int]] = (),
+        ptr: Sequence[tuple[str, str]] = (),
+        rr: Sequence[tuple[str, int, str]] = (),
+        local_ttl: int | None = None,
+        args: Sequence[str] = (),
     ) -> Iterator[Dnsmasq]:
         """Start dnsmasq; stop it on exit.
 
@@ -366,7 +371,14 @@ class Dnsmasq:
             local_domains: domains answered only locally (NXDOMAIN for unknown names).
             srv: ``(name, target, port, priority, weight)`` records.
             txt: ``(name, text)`` records.
-            hosts: ``(name, address)`` A records.
+            hosts: ``(name, address)`` A (IPv4) or AAAA (IPv6) records, with
+                their PTR records.
+            mx: ``(name, exchange, preference)`` MX records.
+            ptr: ``(reverse name, target)`` PTR records (``4.3.2.1.in-addr.arpa``).
+            rr: ``(name, type number, hex data)`` records of any type
+                (e.g. a null MX: ``(name, 15, "000000")``).
+            local_ttl: the TTL of every answer (dnsmasq's default is 0).
+            args: further dnsmasq options (an ``--auth-zone``, a ``--server``...).
         """
         binary = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
         if not os.path.exists(binary):
@@ -393,6 +405,12 @@ class Dnsmasq:
             argv += [f"--srv-host={n},{t},{p},{pr},{w}" for n, t, p, pr, w in srv]
             argv += [f"--txt-record={n},{text}" for n, text in txt]
             argv += [f"--host-record={n},{a}" for n, a in hosts]
+            argv += [f"--mx-host={n},{x},{p}" for n, x, p in mx]
+            argv += [f"--ptr-record={n},{t}" for n, t in ptr]
+            argv += [f"--dns-rr={n},{t},{h}" for n, t, h in rr]
+            if local_ttl is not None:
+                argv.append(f"--local-ttl={local_ttl}")
+            argv += args
             process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             if cls._wait_ready(process, port, local_domains[0]):
                 instance = cls(process, port, workdir)
