@@ -128,7 +128,9 @@ class ArcGuard:
         trusted_proxies: networks (CIDR) of proxies whose ``X-Forwarded-For`` is believed.
         platform: a platform whose client-IP header is believed (``"fly"``,
             ``"cloudflare"``...); default: detected from the environment.
-        timeout: seconds a call to the decide service may take.
+        timeout: seconds a call to the decide service may take (with a rule
+            that needs a DNS check, such as validate_email's MX check, at
+            least the DNS bound plus a margin: ``SIGNUP_SERVICE_TIMEOUT``).
         max_body: body bytes the middleware hands to rules that read bodies.
         cache_size: entries of the deny cache (0 disables it).
         environ: the environment to read ``ARCGUARD_*`` settings from (default ``os.environ``).
@@ -229,13 +231,17 @@ class ArcGuard:
         self, key: str | None, endpoint: str | None, env: Mapping[str, str]
     ) -> Transport:
         from . import _transport
+        from ._signup import dns_checker_for, service_timeout
 
         if self.dev_mode:
-            return _transport.local_transport(core=self._core)
+            return _transport.local_transport(core=self._core, dns=dns_checker_for(self.rules, env))
         if key is None:  # remote mode needs a key; dev_mode covers key None
             raise ConfigurationError("an API key is required outside development mode")
         return _transport.remote_transport(
-            key=key, endpoint=endpoint, environ=env, timeout=self.timeout
+            key=key,
+            endpoint=endpoint,
+            environ=env,
+            timeout=service_timeout(self.rules, self.timeout),
         )
 
     @property

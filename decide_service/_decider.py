@@ -11,8 +11,9 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from arcguard._core import Core, get_core
 from arcguard._engine import DirectRules, Engine, EngineDecision, rate_reason
@@ -20,6 +21,7 @@ from arcguard._exceptions import ConfigurationError
 from arcguard._proto import decide_pb2 as pb
 from arcguard._request import RequestDetails
 from arcguard._rules import Rule, rule_from_config, rules_config
+from arcguard._signup import needs_dns
 from arcguard._transport._wire import (
     RawResult,
     code_from_wire,
@@ -64,6 +66,8 @@ class ParsedRules:
     tails: tuple[tuple[bytes, bytes], ...] = ()
     #: The engine's direct face for these rules (a sync store), else None.
     direct: DirectRules | None = None
+    #: Whether a rule may need a DNS check (awaited, never run on the loop's thread).
+    dns: bool = False
 
 
 def _result_tail(kind: str, mode: int, state: int) -> bytes:
@@ -216,6 +220,7 @@ class Decider:
         return ParsedRules(
             rules=tuple(rules),
             direct=direct,
+            dns=needs_dns(rules),
             kinds=tuple(r.kind for r in rules),
             modes=modes,
             live=tuple(r.mode == "LIVE" for r in rules),
@@ -277,10 +282,13 @@ class Decider:
                     raise InvalidRequest(f"local_results: unknown rule code {code + 1}")
         return parsed, details_from_proto(details), requested, local
 
-    def decide_sync(self, req: pb.DecideRequest) -> bytes:
+    def decide_sync(self, req: pb.DecideRequest) -> bytes | Coroutine[Any, Any, bytes]:
         """Decides with a sync (memory) store, in the calling thread; the
-        serialized DecideResponse."""
+        serialized DecideResponse. A rule set that may need a DNS check gives
+        a coroutine to await instead (the check must not block the loop)."""
         parsed, details, requested, local = self.prepare(req)
+        if parsed.dns:
+            return self._adecide(parsed, details, requested, local, req.typed_reasons)
         direct = parsed.direct
         if direct is None or local is None or req.typed_reasons:
             out = self.engine.decide(details, parsed.rules, requested=requested, local=local)
@@ -312,10 +320,21 @@ class Decider:
             InvalidRequest: the request is malformed or over a limit.
         """
         if self.sync_engine:
-            return self.decide_sync(req)
+            resp = self.decide_sync(req)
+            return resp if isinstance(resp, bytes) else await resp
         parsed, details, requested, local = self.prepare(req)
+        return await self._adecide(parsed, details, requested, local, req.typed_reasons)
+
+    async def _adecide(
+        self,
+        parsed: ParsedRules,
+        details: RequestDetails,
+        requested: int,
+        local: list[RawResult] | None,
+        typed: bool,
+    ) -> bytes:
         out = await self.engine.adecide(details, parsed.rules, requested=requested, local=local)
-        return self.answer(parsed, out, req.typed_reasons)
+        return self.answer(parsed, out, typed)
 
     def _next_id(self) -> str:
         return f"{self._id_prefix}{next(self._ids):x}"

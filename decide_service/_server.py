@@ -38,6 +38,7 @@ from arcguard._core import get_core
 from arcguard._engine import Engine, MemoryStore, StoreUnavailable
 from arcguard._exceptions import ConfigurationError
 from arcguard._proto import decide_pb2 as pb
+from arcguard._signup.dns import DnsChecker
 
 from ._decider import Decider, InvalidRequest
 from ._logging import configure_logging, logger
@@ -173,6 +174,8 @@ class _Handlers:
             req = pb.DecideRequest.FromString(request)
             if self._sync:  # memory store: no awaiting, one coroutine less per call
                 resp = self.decider.decide_sync(req)
+                if not isinstance(resp, bytes):  # a DNS check to await (sign-up rules)
+                    resp = await resp
             else:
                 resp = await self.decider.decide(req)
         except asyncio.CancelledError:
@@ -400,7 +403,7 @@ async def create_server(
     await asyncio.to_thread(get_core)
     if engine is None:
         store, sync = _make_store(settings)
-        engine = Engine(store)
+        engine = Engine(store, dns=DnsChecker(settings.dns_settings()))
     else:
         store = engine.store
         sync = not asyncio.iscoroutinefunction(getattr(store, "hit", None))

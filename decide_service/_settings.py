@@ -24,6 +24,8 @@ flag                           environment                 meaning
 ``--grace``                    ``ARCGUARD_GRACE``          seconds to drain on shutdown
 ``--workers``                  ``ARCGUARD_WORKERS``        server processes on one port
 ``--event-loop``               ``ARCGUARD_EVENT_LOOP``     ``auto``, ``uvloop``, ``asyncio``
+``--dns-server`` (repeatable)  ``ARCGUARD_DNS_SERVERS``    resolvers of the DNS checks (system)
+``--dns-timeout``              ``ARCGUARD_DNS_TIMEOUT``    seconds one DNS check may take (1)
 =============================  ==========================  ===========================
 """
 
@@ -42,6 +44,7 @@ from arcguard._rules import (
     DEFAULT_SHIELD_THRESHOLD,
     DEFAULT_SHIELD_WINDOW,
 )
+from arcguard._signup.dns import DEFAULT_DNS_TIMEOUT, DnsSettings
 
 __all__ = [
     "DEFAULT_EVENT_LOOP",
@@ -137,6 +140,9 @@ class Settings:
         event_loop: the runner's event loop: ``uvloop`` (needs the package),
             ``asyncio``, or ``auto`` (uvloop if installed). gRPC's per-call
             work runs on the loop's thread, and uvloop's is the cheaper loop.
+        dns_servers / dns_timeout: the resolvers (``host[:port]``; empty: the
+            system's) and the bound of one DNS check (validate_email's MX
+            check, bot reverse DNS); a check that runs out of time is UNKNOWN.
 
     Raises:
         ConfigurationError: an option is out of range, or the combination is
@@ -177,8 +183,11 @@ class Settings:
     dev: bool = False
     workers: int = 1
     event_loop: str = DEFAULT_EVENT_LOOP
+    dns_servers: tuple[str, ...] = ()
+    dns_timeout: float = DEFAULT_DNS_TIMEOUT
 
     def __post_init__(self) -> None:
+        self.dns_settings()  # checks the DNS options
         if not 0 < self.redis_timeout <= 60:
             raise ConfigurationError(
                 f"redis timeout must be in (0, 60] seconds, got {self.redis_timeout}"
@@ -255,6 +264,14 @@ class Settings:
         """The gRPC listen address, ``host:port`` (IPv6 bracketed)."""
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
         return f"{host}:{self.port}"
+
+    def dns_settings(self) -> DnsSettings:
+        """The DNS checks' settings.
+
+        Raises:
+            ConfigurationError: a malformed server or timeout.
+        """
+        return DnsSettings(self.dns_servers, timeout=self.dns_timeout)
 
     @property
     def auth_required(self) -> bool:
@@ -340,6 +357,7 @@ _ENV: dict[str, tuple[str, Any]] = {
     "ARCGUARD_GRACE": ("grace", float),
     "ARCGUARD_WORKERS": ("workers", int),
     "ARCGUARD_EVENT_LOOP": ("event_loop", str),
+    "ARCGUARD_DNS_TIMEOUT": ("dns_timeout", float),
 }
 
 
@@ -372,6 +390,9 @@ def _env_values(environ: Mapping[str, str]) -> dict[str, Any]:
         keys += read_key_file(environ["ARCGUARD_API_KEY_FILE"])
     if keys:
         out["api_keys"] = tuple(keys)
+    servers = [s.strip() for s in environ.get("ARCGUARD_DNS_SERVERS", "").split(",")]
+    if any(servers):
+        out["dns_servers"] = tuple(s for s in servers if s)
     return out
 
 
@@ -434,6 +455,18 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=EVENT_LOOPS,
         help="event loop: uvloop if installed (auto, the default), uvloop, or asyncio",
     )
+    g.add_argument(
+        "--dns-server",
+        action="append",
+        dest="dns_servers",
+        metavar="HOST[:PORT]",
+        help="a resolver of the DNS checks (repeatable; default: the system's)",
+    )
+    g.add_argument(
+        "--dns-timeout",
+        type=float,
+        help=f"seconds one DNS check may take (default {DEFAULT_DNS_TIMEOUT:g})",
+    )
 
 
 def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
@@ -461,6 +494,7 @@ _FLAGS = {
     "grace": "grace",
     "workers": "workers",
     "event_loop": "event_loop",
+    "dns_timeout": "dns_timeout",
 }
 
 
@@ -478,6 +512,8 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str]) -> 
     if values.get("metrics_port") is not None and values["metrics_port"] < 0:
         values["metrics_port"] = None
     _milliseconds(values)
+    if getattr(args, "dns_servers", None):
+        values["dns_servers"] = tuple(args.dns_servers)
     key_file = getattr(args, "api_key_file", None)
     if key_file:
         values["api_keys"] = tuple(values.get("api_keys", ())) + read_key_file(key_file)

@@ -41,16 +41,21 @@ import threading
 import time
 from collections.abc import Callable, Generator, Sequence
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._core import Core, get_core
 from .._exceptions import CoreError
 from .._fingerprint import fingerprint, ip_key
 from .._request import RequestDetails
 from .._rules import RateLimitRule, Rule, ShieldRule, rules_config
+from .._signup.outcomes import email_outcome, parse_reason
+from .._signup.rules import EmailRule
 from .memory import AsyncMemoryStore
 from .ratelimit import LimitSpec, RateLimitOutcome, spec_for
 from .store import AsyncStore, Store, StoreUnavailable
+
+if TYPE_CHECKING:
+    from .._signup.dns import DnsChecker
 
 __all__ = [
     "CODE_ALLOW",
@@ -78,7 +83,9 @@ DEFAULT_MAX_RULESETS = 128
 
 _ESCALATED = '{"type":"SHIELD","suspicious":false,"escalated":true}'
 
-_OTHER, _RATE, _SHIELD = 0, 1, 2
+_OTHER, _RATE, _SHIELD, _EMAIL = 0, 1, 2, 3
+#: Operations the logic yields to the DNS checker rather than to the store.
+_DNS_OPS = frozenset({"mx", "fcrdns"})
 
 
 class RuleOutcome(NamedTuple):
@@ -140,6 +147,7 @@ class _RulePlan:
     __slots__ = (
         "block_for",
         "characteristics",
+        "email_deny",
         "ip_prefix",
         "kind",
         "live",
@@ -161,7 +169,11 @@ class _RulePlan:
         #: ("<rule_id>:ip:", see fingerprint()); "" otherwise
         self.ip_prefix = ""
         self.threshold, self.window, self.block_for = 0, 0.0, 0.0
-        if isinstance(rule, RateLimitRule):
+        self.email_deny: frozenset[str] = frozenset()
+        if isinstance(rule, EmailRule):
+            self.role = _EMAIL
+            self.email_deny = rule.denied_types
+        elif isinstance(rule, RateLimitRule):
             self.role = _RATE
             self.characteristics = rule.characteristics
             self.spec = spec_for(rule)
@@ -206,6 +218,8 @@ class Engine:
         core: the Wasm core (default: the process-wide one, built on first need).
         clock: seconds since the epoch; injected for tests.
         max_rulesets: distinct rule sets whose plan (and compiled handle) is kept.
+        dns: the DNS checks of the sign-up rules (MX, reverse DNS); default
+            one on the system's resolvers, made on first need.
     """
 
     def __init__(
@@ -215,8 +229,10 @@ class Engine:
         core: Core | None = None,
         clock: Callable[[], float] = time.time,
         max_rulesets: int = DEFAULT_MAX_RULESETS,
+        dns: DnsChecker | None = None,
     ) -> None:
         self._store = store
+        self._dns_checker = dns
         self._core = core
         self._clock = clock
         self._max_rulesets = max_rulesets
@@ -240,6 +256,16 @@ class Engine:
     def store(self) -> Store | AsyncStore:
         """The store given at construction."""
         return self._store
+
+    @property
+    def dns(self) -> DnsChecker:
+        """The DNS checker of the sign-up rules (made on first use)."""
+        checker = self._dns_checker
+        if checker is None:
+            from .._signup.dns import DnsChecker
+
+            checker = self._dns_checker = DnsChecker()
+        return checker
 
     # -- public faces -------------------------------------------------------------
 
@@ -370,7 +396,10 @@ class Engine:
             op = next(gen)
             while True:
                 try:
-                    result = getattr(store, op[0])(*op[1:])
+                    if op[0] in _DNS_OPS:  # answers, never raises
+                        result = getattr(self.dns, op[0])(*op[1:])
+                    else:
+                        result = getattr(store, op[0])(*op[1:])
                 except StoreUnavailable as exc:
                     if reraise:
                         raise
@@ -381,16 +410,23 @@ class Engine:
             return stop.value
 
     async def _drive(self, gen: _Logic, *, reraise: bool = False) -> Any:
-        if self._async_store is None:
-            if not self._inline:
-                raise TypeError("this engine has a blocking sync store: use decide()")
-            return self._drive_sync(gen, reraise=reraise)
         store = self._async_store
+        if store is None and not self._inline:
+            raise TypeError("this engine has a blocking sync store: use decide()")
+        # A sync store that never blocks (memory) is called inline; DNS checks
+        # are awaited either way.
+        sync_store = self._sync_store if store is None else None
         try:
             op = next(gen)
             while True:
                 try:
-                    result = await getattr(store, op[0])(*op[1:])
+                    name = op[0]
+                    if name in _DNS_OPS:  # answers, never raises
+                        result = await getattr(self.dns, "a" + name)(*op[1:])
+                    elif sync_store is not None:
+                        result = getattr(sync_store, name)(*op[1:])
+                    else:
+                        result = await getattr(store, name)(*op[1:])
                 except StoreUnavailable as exc:
                     if reraise:
                         raise
@@ -444,6 +480,17 @@ class Engine:
                     else:
                         if left > 0.0:
                             res = RuleOutcome(CODE_DENY, _ESCALATED, left if rp.live else 0.0)
+            elif rp.role == _EMAIL and code == CODE_NEEDS_REMOTE:
+                if denied:  # refused anyway: no lookup
+                    res = RuleOutcome(CODE_NOT_RUN, reason)
+                else:
+                    d = parse_reason(reason)
+                    domain = d.get("ascii_domain")
+                    if not isinstance(domain, str) or not domain:
+                        res = _error("email rule: the core gave no domain to look up")
+                    else:
+                        verdict, text = email_outcome(d, (yield ("mx", domain)), rp.email_deny)
+                        res = RuleOutcome(verdict, text)  # never cached: keyed by IP
             elif code == CODE_NEEDS_REMOTE:
                 res = _error(f"the engine cannot resolve a remote check for rule kind {rp.kind!r}")
             else:
@@ -496,6 +543,8 @@ class DirectRules:
         store = engine._sync_store
         if store is None:
             raise TypeError("this engine has an async store: no direct face")
+        if any(rp.role == _EMAIL for rp in engine._plan(rules).rules):
+            raise TypeError("DNS checks need the engine's drivers: no direct face")
         self._store = store
         self._clock = engine._clock
         self._rules = tuple(enumerate(engine._plan(rules).rules))

@@ -30,6 +30,7 @@ from ._reporter import Reporter, ReporterSettings, ReporterStats
 
 if TYPE_CHECKING:
     from .._core import Core
+    from .._signup.dns import DnsChecker
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -51,9 +52,11 @@ __all__ = [
 ]
 
 
-def local_transport(*, core: Core | None = None) -> InProcessTransport:
+def local_transport(
+    *, core: Core | None = None, dns: DnsChecker | None = None
+) -> InProcessTransport:
     """The local dev mode transport: the decide engine in-process with a memory store."""
-    return InProcessTransport(core=core)
+    return InProcessTransport(core=core, dns=dns)
 
 
 def remote_transport(

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from .._engine import EngineDecision
     from .._request import RequestDetails
     from .._rules import Rule
+    from .._signup.dns import DnsChecker
 
 __all__ = ["InProcessTransport"]
 
@@ -29,6 +30,7 @@ class InProcessTransport(Transport):
     Parameters:
         engine: the engine; default ``Engine(MemoryStore(), core=core)``.
         core: the Wasm core for the default engine (default: the process's).
+        dns: the default engine's DNS checker (sign-up rules).
 
     Example::
 
@@ -36,8 +38,14 @@ class InProcessTransport(Transport):
         outcome = transport.decide(details, rules)
     """
 
-    def __init__(self, engine: Engine | None = None, *, core: Core | None = None) -> None:
-        self.engine = engine if engine is not None else Engine(MemoryStore(), core=core)
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        core: Core | None = None,
+        dns: DnsChecker | None = None,
+    ) -> None:
+        self.engine = engine if engine is not None else Engine(MemoryStore(), core=core, dns=dns)
 
     def decide(
         self,
@@ -58,8 +66,9 @@ class InProcessTransport(Transport):
         requested: int = 1,
         local: Sequence[RawResult] | None = None,
     ) -> EngineDecision:
-        """See :meth:`Transport.adecide`. The memory store needs no awaiting."""
-        return self.engine.decide(details, rules, requested=requested, local=local)
+        """See :meth:`Transport.adecide`. The memory store needs no awaiting; the
+        DNS checks of the sign-up rules are awaited."""
+        return await self.engine.adecide(details, rules, requested=requested, local=local)
 
     def report(
         self, details: RequestDetails, rules: Sequence[Rule], results: Sequence[RawResult]
