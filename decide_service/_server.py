@@ -603,6 +603,15 @@ def run_serve(args: Any, environ: Any = None) -> int:
     return _run(settings)
 
 
+def _dns_options(args: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if getattr(args, "dns_servers", None):
+        out["dns_servers"] = tuple(args.dns_servers)
+    if getattr(args, "dns_timeout", None) is not None:
+        out["dns_timeout"] = args.dns_timeout
+    return out
+
+
 def run_dev(args: Any, environ: Any = None) -> int:
     """``arcguard dev``: the service on loopback with dev defaults (no key, memory
     store, text logs, no metrics unless ``--metrics-port``)."""
@@ -616,6 +625,7 @@ def run_dev(args: Any, environ: Any = None) -> int:
             else DEFAULT_PORT,
             metrics_port=None if metrics_port is None or metrics_port < 0 else metrics_port,
             log_level=getattr(args, "log_level", None) or "INFO",
+            **_dns_options(args),
         )
     except ConfigurationError as exc:
         print(f"arcguard dev: {exc}", file=sys.stderr)

@@ -455,6 +455,19 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         choices=EVENT_LOOPS,
         help="event loop: uvloop if installed (auto, the default), uvloop, or asyncio",
     )
+    _add_dns_arguments(g)
+
+
+def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the flags of ``arcguard dev`` (a subset: it always runs on loopback, no key)."""
+    g = parser.add_argument_group("dev service")
+    g.add_argument("--port", type=int, help=f"gRPC port, 0 for any (default {DEFAULT_PORT})")
+    g.add_argument("--metrics-port", type=int, help="metrics port, 0 any, -1 off (default -1)")
+    g.add_argument("--log-level", choices=_LOG_LEVELS, help="logging level")
+    _add_dns_arguments(g)
+
+
+def _add_dns_arguments(g: argparse._ArgumentGroup) -> None:
     g.add_argument(
         "--dns-server",
         action="append",
@@ -467,14 +480,6 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         help=f"seconds one DNS check may take (default {DEFAULT_DNS_TIMEOUT:g})",
     )
-
-
-def add_dev_arguments(parser: argparse.ArgumentParser) -> None:
-    """Adds the flags of ``arcguard dev`` (a subset: it always runs on loopback, no key)."""
-    g = parser.add_argument_group("dev service")
-    g.add_argument("--port", type=int, help=f"gRPC port, 0 for any (default {DEFAULT_PORT})")
-    g.add_argument("--metrics-port", type=int, help="metrics port, 0 any, -1 off (default -1)")
-    g.add_argument("--log-level", choices=_LOG_LEVELS, help="logging level")
 
 
 _FLAGS = {
