@@ -55,6 +55,7 @@ SHIELD_CATEGORIES = (
 )
 DEFAULT_SHIELD_SENSITIVITY = 2
 DEFAULT_SHIELD_BODY_LIMIT = 64 * 1024
+DEFAULT_SHIELD_HEADER_LIMIT = 64 * 1024
 DEFAULT_SHIELD_THRESHOLD = 5
 DEFAULT_SHIELD_WINDOW = 300.0
 DEFAULT_SHIELD_BLOCK_FOR = 900.0
@@ -253,7 +254,10 @@ class ShieldRule(Rule):
         "exclude_fields",
         "exclude_headers",
         "exclude_paths",
+        "header_limit",
         "on_body_limit",
+        "on_budget_exhausted",
+        "on_header_limit",
         "sensitivity",
         "threshold",
         "window",
@@ -268,6 +272,9 @@ class ShieldRule(Rule):
         "exclude_headers",
         "body_limit",
         "on_body_limit",
+        "header_limit",
+        "on_header_limit",
+        "on_budget_exhausted",
         "threshold",
         "window",
         "block_for",
@@ -281,6 +288,9 @@ class ShieldRule(Rule):
     exclude_headers: tuple[str, ...]
     body_limit: int
     on_body_limit: str
+    header_limit: int
+    on_header_limit: str
+    on_budget_exhausted: str
     threshold: int
     window: float
     block_for: float
@@ -300,6 +310,9 @@ class ShieldRule(Rule):
         threshold: int = DEFAULT_SHIELD_THRESHOLD,
         window: float = DEFAULT_SHIELD_WINDOW,
         block_for: float = DEFAULT_SHIELD_BLOCK_FOR,
+        header_limit: int = DEFAULT_SHIELD_HEADER_LIMIT,
+        on_header_limit: str = "deny",
+        on_budget_exhausted: str = "deny",
     ) -> None:
         _set(self, "mode", mode)
         _set(self, "sensitivity", sensitivity)
@@ -310,6 +323,9 @@ class ShieldRule(Rule):
         _set(self, "exclude_headers", exclude_headers)
         _set(self, "body_limit", body_limit)
         _set(self, "on_body_limit", on_body_limit)
+        _set(self, "header_limit", header_limit)
+        _set(self, "on_header_limit", on_header_limit)
+        _set(self, "on_budget_exhausted", on_budget_exhausted)
         _set(self, "threshold", threshold)
         _set(self, "window", window)
         _set(self, "block_for", block_for)
@@ -321,6 +337,9 @@ class ShieldRule(Rule):
             "sensitivity": self.sensitivity,
             "body_limit": self.body_limit,
             "on_body_limit": self.on_body_limit,
+            "header_limit": self.header_limit,
+            "on_header_limit": self.on_header_limit,
+            "on_budget_exhausted": self.on_budget_exhausted,
         }
         if self.categories:
             c["categories"] = list(self.categories)
@@ -523,6 +542,9 @@ def shield(
     exclude_headers: Iterable[str] | None = None,
     body_limit: int = DEFAULT_SHIELD_BODY_LIMIT,
     on_body_limit: str = "prefix",
+    header_limit: int = DEFAULT_SHIELD_HEADER_LIMIT,
+    on_header_limit: str = "deny",
+    on_budget_exhausted: str = "deny",
     threshold: int = DEFAULT_SHIELD_THRESHOLD,
     window: str | float = DEFAULT_SHIELD_WINDOW,
     block_for: str | float = DEFAULT_SHIELD_BLOCK_FOR,
@@ -539,6 +561,11 @@ def shield(
         exclude_paths: path prefixes not inspected.
         exclude_fields: locations such as ``"query:token"``, ``"body:$.html"``.
         body_limit: body bytes inspected; ``on_body_limit``: "prefix", "allow" or "deny".
+        header_limit: header and cookie value bytes inspected (and at most 128
+            headers); ``on_header_limit``: "deny" (default), "prefix" or "allow".
+        on_budget_exhausted: "deny" (default) or "allow" a request whose
+            inspection exhausted the core's fuel or time budget; the other
+            rules are decided before the shield runs, either way.
 
     Raises:
         ConfigurationError: on an out-of-range option.
@@ -552,9 +579,14 @@ def shield(
             raise ConfigurationError(
                 f"shield: unknown category {c!r}; known: {', '.join(SHIELD_CATEGORIES)}"
             )
-    if on_body_limit not in ("prefix", "allow", "deny"):
+    for option, value in (("on_body_limit", on_body_limit), ("on_header_limit", on_header_limit)):
+        if value not in ("prefix", "allow", "deny"):
+            raise ConfigurationError(
+                f"shield: {option} must be 'prefix', 'allow' or 'deny', got {value!r}"
+            )
+    if on_budget_exhausted not in ("deny", "allow"):
         raise ConfigurationError(
-            f"shield: on_body_limit must be 'prefix', 'allow' or 'deny', got {on_body_limit!r}"
+            f"shield: on_budget_exhausted must be 'deny' or 'allow', got {on_budget_exhausted!r}"
         )
     return ShieldRule(
         mode=_mode(mode),
@@ -566,6 +598,9 @@ def shield(
         exclude_headers=tuple(h.lower() for h in _strings(exclude_headers, "exclude_headers")),
         body_limit=_count(body_limit, "shield: body_limit", minimum=0),
         on_body_limit=on_body_limit,
+        header_limit=_count(header_limit, "shield: header_limit", minimum=0),
+        on_header_limit=on_header_limit,
+        on_budget_exhausted=on_budget_exhausted,
         threshold=_count(threshold, "shield: threshold"),
         window=parse_duration(window, option="shield: window"),
         block_for=parse_duration(block_for, option="shield: block_for"),

@@ -2,8 +2,13 @@
 
 One compiled module per process (optionally loaded from a precompiled cache
 on disk), one store and instance per thread (a wasmtime Store is not
-thread-safe), bounded memory and a fuel budget per call (fuel counts work,
-not wall-clock time, so a loaded machine does not fire it on ordinary calls).
+thread-safe), bounded memory, and two budgets per call: fuel, which counts
+work, not wall-clock time, so a loaded machine does not fire it on ordinary
+calls; and a wall-clock bound (epoch interruption, see ``_ticker.py``) sized
+for a loaded machine. A decision that exhausts either answers the core's last
+checkpoint (cheap rules decided, each shield at its ``on_budget_exhausted``
+verdict; see ``ag_provisional`` in core-wasm/wasm/src/lib.rs) and the
+instance is replaced.
 
 wasmtime is reached through the dozen functions of its C API this host
 needs, declared here with ctypes on the native library the ``wasmtime``
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CoreError, RuleError
 from .._frozen import Frozen
+from ._ticker import Ticker, ticks_for
 
 if TYPE_CHECKING:
     from logging import Logger
@@ -36,6 +42,7 @@ __all__ = [
     "DEFAULT_FUEL",
     "DEFAULT_MAX_RULESETS",
     "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_TIME_LIMIT",
     "Core",
     "CoreSettings",
     "RawResult",
@@ -51,6 +58,11 @@ DEFAULT_MEMORY_LIMIT = 128 * 1024 * 1024
 #: One takes from a few to ~70 KB of the instance's memory (a case-insensitive
 #: regex is the large kind), so 256 stay far inside the memory limit.
 DEFAULT_MAX_RULESETS = 256
+#: Wall-clock seconds one decision may run. Ordinary decisions take tens of
+#: microseconds, but with 8 threads on 2 busy cores a bound of 50 ms stopped
+#: 28 in 80,000 of them (descheduled) and 100 ms none (RELIABILITY.md): the
+#: bound is five times that.
+DEFAULT_TIME_LIMIT = 0.5
 
 STATUS_OK = 0
 STATUS_CONFIG = 1
@@ -145,6 +157,9 @@ _WINCH = 2  # wasmtime_strategy_t
 _config_new = _c("wasm_config_new", _P)
 _config_strategy = _c("wasmtime_config_strategy_set", None, _P, ctypes.c_uint8)
 _config_fuel = _c("wasmtime_config_consume_fuel_set", None, _P, ctypes.c_bool)
+_config_epoch = _c("wasmtime_config_epoch_interruption_set", None, _P, ctypes.c_bool)
+_increment_epoch = _c("wasmtime_engine_increment_epoch", None, _P)
+_get_fuel = _c("wasmtime_context_get_fuel", _P, _P, ctypes.POINTER(ctypes.c_uint64))
 _config_memory_may_move = _c("wasmtime_config_memory_may_move_set", None, _P, ctypes.c_bool)
 _config_parallel = _c("wasmtime_config_parallel_compilation_set", None, _P, ctypes.c_bool)
 _engine_new = _c("wasm_engine_new_with_config", _P, _P)  # takes the config
@@ -188,6 +203,7 @@ _export_get = _c(
 _error_message = _c("wasmtime_error_message", None, _P, ctypes.POINTER(_ByteVec))
 _error_delete = _c("wasmtime_error_delete", None, _P)
 _trap_message = _c("wasm_trap_message", None, _P, ctypes.POINTER(_ByteVec))
+_trap_code = _c("wasmtime_trap_code", ctypes.c_bool, _P, ctypes.POINTER(ctypes.c_uint8))
 _trap_delete = _c("wasm_trap_delete", None, _P)
 _byte_vec_delete = _c("wasm_byte_vec_delete", None, ctypes.POINTER(_ByteVec))
 
@@ -198,6 +214,8 @@ _call_unchecked = _lib.wasmtime_func_call_unchecked
 _call_unchecked.restype = _P
 _set_fuel = _lib.wasmtime_context_set_fuel
 _set_fuel.restype = _P
+_set_deadline = _lib.wasmtime_context_set_epoch_deadline
+_set_deadline.restype = None
 _memory_data = _lib.wasmtime_memory_data
 _memory_data.restype = _P
 _memory_size = _lib.wasmtime_memory_data_size
@@ -238,20 +256,45 @@ class _WasmtimeError(CoreError):
     """
 
 
+class _Exhausted(CoreError):
+    """A call ran out of fuel or past its epoch deadline.
+
+    ``payload`` is what an exhausted ``ag_decide`` answers instead (its last
+    checkpoint), or None.
+    """
+
+    def __init__(self, message: str, payload: bytes | None = None) -> None:
+        super().__init__(message)
+        self.payload = payload
+
+
+#: A deadline no epoch reaches.
+_NO_DEADLINE = ctypes.c_uint64(2**63)
+_TRAP_INTERRUPT = 10  # wasmtime_trap_code_t: the epoch deadline passed
+_TRAP_OUT_OF_FUEL = 11
+_EXHAUSTED = {_TRAP_INTERRUPT: "time limit", _TRAP_OUT_OF_FUEL: "fuel"}
+
+
 def _check(err: int | None) -> None:
     if err:
         raise _WasmtimeError(_take_error(err))
 
 
-class _Engine:
-    """A wasm_engine_t for one compiler, with fuel and non-moving memories."""
+#: Advances the epoch of every engine (the wall-clock bound).
+_ticker = Ticker(_increment_epoch)
 
-    __slots__ = ("ptr",)
+
+class _Engine:
+    """A wasm_engine_t for one compiler, with fuel, epoch interruption and
+    non-moving memories."""
+
+    __slots__ = ("__weakref__", "ptr")
 
     def __init__(self, strategy: int, *, parallel: bool = True) -> None:
         config = _config_new()
         _config_strategy(config, strategy)
         _config_fuel(config, True)
+        _config_epoch(config, True)
         # Memories never move, so an instance reads its base address once.
         _config_memory_may_move(config, False)
         _config_parallel(config, parallel)
@@ -259,6 +302,7 @@ class _Engine:
         if not ptr:
             raise _WasmtimeError("cannot create a wasmtime engine")
         self.ptr: int = ptr
+        _ticker.add(self)
 
     # The deleters are bound as defaults: at interpreter exit the module's
     # globals may already be gone when the last handle is collected.
@@ -411,7 +455,13 @@ class CoreSettings(Frozen):
     """How the Wasm core is run (immutable).
 
     Attributes:
-        fuel: work budget per call; exhausting it makes that decision ERROR.
+        fuel: work budget per call.
+        time_limit: wall-clock seconds per call (epoch interruption, to
+            :data:`~arcguard._core._ticker.TICK`); None for no bound.
+            A decision that exhausts either budget inside a shield answers
+            every cheap rule's own result and the shield's
+            ``on_budget_exhausted`` verdict (deny by default); one that
+            exhausts it elsewhere is an ERROR.
         memory_limit: bytes of linear memory per instance.
         cache_dir: where the precompiled module is cached; None disables the cache.
         tiered: without a cached module, start on a module compiled by the
@@ -424,20 +474,22 @@ class CoreSettings(Frozen):
             compiled again if it is used again).
 
     Raises:
-        ValueError: ``max_rulesets`` is below 1.
+        ValueError: ``max_rulesets`` or ``fuel`` is below 1, or ``time_limit``
+            is neither None nor positive seconds.
     """
 
     # A Frozen (plain __slots__) class, not a dataclass: the dataclass
     # decorator's code generation costs more import time than the rest of
     # this module.
-    __slots__ = ("cache_dir", "fuel", "max_rulesets", "memory_limit", "tiered")
-    _fields = ("fuel", "memory_limit", "cache_dir", "tiered", "max_rulesets")
+    __slots__ = ("cache_dir", "fuel", "max_rulesets", "memory_limit", "tiered", "time_limit")
+    _fields = ("fuel", "memory_limit", "cache_dir", "tiered", "max_rulesets", "time_limit")
 
     fuel: int
     memory_limit: int
     cache_dir: str | os.PathLike[str] | None
     tiered: bool
     max_rulesets: int
+    time_limit: float | None
 
     def __init__(
         self,
@@ -446,11 +498,21 @@ class CoreSettings(Frozen):
         cache_dir: str | os.PathLike[str] | None = None,
         tiered: bool = True,
         max_rulesets: int = DEFAULT_MAX_RULESETS,
+        time_limit: float | None = DEFAULT_TIME_LIMIT,
     ) -> None:
         if isinstance(max_rulesets, bool) or not isinstance(max_rulesets, int) or max_rulesets < 1:
             raise ValueError(f"max_rulesets must be a positive integer, got {max_rulesets!r}")
+        if isinstance(fuel, bool) or not isinstance(fuel, int) or fuel < 1:
+            raise ValueError(f"fuel must be a positive integer, got {fuel!r}")
+        if time_limit is not None and (
+            isinstance(time_limit, bool)
+            or not isinstance(time_limit, (int, float))
+            or not 0 < time_limit < 86_400
+        ):
+            raise ValueError(f"time_limit must be None or seconds > 0, got {time_limit!r}")
         set_ = object.__setattr__
         set_(self, "fuel", fuel)
+        set_(self, "time_limit", time_limit)
         set_(self, "memory_limit", memory_limit)
         set_(self, "cache_dir", cache_dir)
         set_(self, "tiered", tiered)
@@ -475,7 +537,7 @@ def _wasm_bytes() -> bytes:
         return f.read()
 
 
-_EXPORTS = (b"ag_buffer", b"ag_compile", b"ag_decide", b"ag_drop")
+_EXPORTS = (b"ag_buffer", b"ag_compile", b"ag_decide", b"ag_drop", b"ag_provisional")
 
 
 class _Instance:
@@ -493,12 +555,14 @@ class _Instance:
         "_f_compile",
         "_f_decide",
         "_f_drop",
+        "_f_provisional",
         "_fuel",
         "_limit",
         "_max_rulesets",
         "_mem",
         "_module",
         "_store",
+        "_ticks",
         "_trap",
         "_trap_p",
         "generation",
@@ -535,8 +599,12 @@ class _Instance:
         self._exports = (mem, funcs)
         self._ctx = ctypes.c_void_p(ctx)
         self._fuel = ctypes.c_uint64(settings.fuel)
+        limit = settings.time_limit
+        self._ticks = _NO_DEADLINE if limit is None else ctypes.c_uint64(ticks_for(limit))
         self._mem = _addr(mem.of)
-        self._f_buffer, self._f_compile, self._f_decide, self._f_drop = (_addr(f.of) for f in funcs)
+        self._f_buffer, self._f_compile, self._f_decide, self._f_drop, self._f_provisional = (
+            _addr(f.of) for f in funcs
+        )
         self._args = (_ValRaw * 2)()
         self._args_p = _addr(self._args)
         self._trap = ctypes.c_void_p()
@@ -561,16 +629,25 @@ class _Instance:
             _delete(self._store)
             self._store = 0
 
-    def _call(self, func: ctypes.c_void_p) -> None:
+    def _call(self, func: ctypes.c_void_p, ticks: ctypes.c_uint64 | None = _NO_DEADLINE) -> None:
         # The raw call: the argument array doubles as the result array.
+        # Only decisions have a wall-clock bound: compiling is work the
+        # configuration asks for (bounded by fuel), not a request.
         err = _set_fuel(self._ctx, self._fuel)
         if err:
             raise CoreError(_take_error(err))
+        if ticks is not None:
+            _set_deadline(self._ctx, ticks)
         err = _call_unchecked(self._ctx, func, self._args_p, _TWO, self._trap_p)
         trap = self._trap.value
         if trap:
             self._trap.value = None
-            raise CoreError(f"the Wasm core trapped: {_summary(_take_trap(trap))}")
+            code = ctypes.c_uint8()
+            exhausted = _EXHAUSTED.get(code.value) if _trap_code(trap, code) else None
+            message = _summary(_take_trap(trap))
+            if exhausted is not None:
+                raise _Exhausted(f"the Wasm core exceeded its {exhausted}: {message}")
+            raise CoreError(f"the Wasm core trapped: {message}")
         if err:
             raise CoreError(f"the Wasm core failed: {_summary(_take_error(err))}")
 
@@ -623,7 +700,13 @@ class _Instance:
         args = self._args
         args[0].i32 = ruleset
         args[1].i32 = n
-        self._call(self._f_decide)
+        if not _ticker.running:
+            _ticker.start()
+        try:
+            self._call(self._f_decide, self._ticks)
+        except _Exhausted as exc:
+            exc.payload = self._provisional()
+            raise
         packed = args[0].i64
         ptr, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
         # Bounds: the answer lies inside the memory limit we set.
@@ -635,6 +718,24 @@ class _Instance:
                 f"the Wasm core rejected the request: {out[1:].decode('utf-8', 'replace')}"
             )
         return out[1:]
+
+    def fuel_used(self) -> int:
+        """Fuel the last call used."""
+        left = ctypes.c_uint64()
+        _check(_get_fuel(self._ctx, ctypes.byref(left)))
+        return self._fuel.value - left.value
+
+    def _provisional(self) -> bytes | None:
+        """The last checkpoint of an ``ag_decide`` stopped by a budget, or None."""
+        try:
+            self._call(self._f_provisional)
+        except CoreError:
+            return None
+        packed = self._args[0].i64
+        ptr, length = (packed >> 32) & 0xFFFFFFFF, packed & 0xFFFFFFFF
+        if length == 0 or ptr + length > _memory_size(self._ctx, self._mem):
+            return None
+        return _string_at(self._base + ptr, length)
 
     def drop(self, ruleset: int) -> None:
         self._args[0].i32 = ruleset
@@ -735,7 +836,8 @@ class Core:
         self._wasm_read: bytes | None = None
         if self._cache_dir is not None:
             digest, self._wasm_read = _wasm_digest(self._cache_dir)
-            self._cache_key = _blake2b_hex(f"{digest}:{_wasmtime_identity()}".encode())
+            # (The engine's settings are part of the compiled code: epoch checks.)
+            self._cache_key = _blake2b_hex(f"{digest}:{_wasmtime_identity()}:epoch".encode())
         self._cache_file = self._cache_path("optimized")
         module = self._load_cached(self._engine, self._cache_file)
         self.cache_hit = module is not None
@@ -882,6 +984,11 @@ class Core:
         else:
             _logger().debug("Wasm core failure, instance replaced: %s", exc)
 
+    def fuel_used(self) -> int:
+        """Fuel the last call in this thread used (for measurements: fuel counts
+        work, the same on a loaded machine as on a quiet one)."""
+        return self._instance().fuel_used()
+
     @property
     def failures(self) -> int:
         """How many times an instance trapped or ran out of budget and was replaced."""
@@ -912,12 +1019,18 @@ class Core:
         """Evaluates every rule of a compiled configuration on an encoded request.
 
         Raises:
-            CoreError: the core trapped or ran out of fuel (the instance is replaced).
+            CoreError: the core trapped, or exhausted its fuel or time outside
+                the shield (the instance is replaced).
         """
         return decode_results(self.evaluate_raw(config, request))
 
     def evaluate_raw(self, config: str, request: bytes) -> bytes:
-        """Like :meth:`evaluate`, returning the undecoded result payload."""
+        """Like :meth:`evaluate`, returning the undecoded result payload.
+
+        A decision that exhausts the fuel or time budget inside an expensive
+        rule (the shield) returns the core's last checkpoint: every cheap
+        rule's own result and the shield's ``on_budget_exhausted`` verdict.
+        """
         inst = self._instance()
         try:
             rid = inst.rulesets.get(config)
@@ -929,6 +1042,8 @@ class Core:
             return inst.decide(rid, request)
         except CoreError as exc:
             self._replace_instance(exc)
+            if isinstance(exc, _Exhausted) and exc.payload is not None:
+                return exc.payload
             raise
         except RuleError as exc:  # cannot happen for a config compiled before
             raise CoreError(str(exc)) from exc

@@ -107,7 +107,7 @@ class FilterRule(_message.Message):
     def __init__(self, allow: _Optional[_Iterable[str]] = ..., deny: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ShieldRule(_message.Message):
-    __slots__ = ("sensitivity", "categories", "disable", "exclude_paths", "exclude_fields", "exclude_headers", "body_limit", "on_body_limit", "threshold", "window_seconds", "block_for_seconds")
+    __slots__ = ("sensitivity", "categories", "disable", "exclude_paths", "exclude_fields", "exclude_headers", "body_limit", "on_body_limit", "threshold", "window_seconds", "block_for_seconds", "header_limit", "on_header_limit", "on_budget_exhausted")
     SENSITIVITY_FIELD_NUMBER: _ClassVar[int]
     CATEGORIES_FIELD_NUMBER: _ClassVar[int]
     DISABLE_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,9 @@ class ShieldRule(_message.Message):
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
     BLOCK_FOR_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HEADER_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ON_HEADER_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    ON_BUDGET_EXHAUSTED_FIELD_NUMBER: _ClassVar[int]
     sensitivity: int
     categories: _containers.RepeatedScalarFieldContainer[str]
     disable: _containers.RepeatedScalarFieldContainer[str]
@@ -130,7 +133,10 @@ class ShieldRule(_message.Message):
     threshold: int
     window_seconds: float
     block_for_seconds: float
-    def __init__(self, sensitivity: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., disable: _Optional[_Iterable[str]] = ..., exclude_paths: _Optional[_Iterable[str]] = ..., exclude_fields: _Optional[_Iterable[str]] = ..., exclude_headers: _Optional[_Iterable[str]] = ..., body_limit: _Optional[int] = ..., on_body_limit: _Optional[str] = ..., threshold: _Optional[int] = ..., window_seconds: _Optional[float] = ..., block_for_seconds: _Optional[float] = ...) -> None: ...
+    header_limit: int
+    on_header_limit: str
+    on_budget_exhausted: str
+    def __init__(self, sensitivity: _Optional[int] = ..., categories: _Optional[_Iterable[str]] = ..., disable: _Optional[_Iterable[str]] = ..., exclude_paths: _Optional[_Iterable[str]] = ..., exclude_fields: _Optional[_Iterable[str]] = ..., exclude_headers: _Optional[_Iterable[str]] = ..., body_limit: _Optional[int] = ..., on_body_limit: _Optional[str] = ..., threshold: _Optional[int] = ..., window_seconds: _Optional[float] = ..., block_for_seconds: _Optional[float] = ..., header_limit: _Optional[int] = ..., on_header_limit: _Optional[str] = ..., on_budget_exhausted: _Optional[str] = ...) -> None: ...
 
 class FixedWindowRule(_message.Message):
     __slots__ = ("window_seconds", "max")

@@ -19,6 +19,7 @@ from .._proto import decide_pb2 as pb
 from .._request import MAX_HEADERS, RequestDetails
 from .._rules import (
     DEFAULT_SHIELD_BLOCK_FOR,
+    DEFAULT_SHIELD_HEADER_LIMIT,
     DEFAULT_SHIELD_SENSITIVITY,
     DEFAULT_SHIELD_THRESHOLD,
     DEFAULT_SHIELD_WINDOW,
@@ -301,6 +302,9 @@ def rule_to_proto(rule: Rule) -> pb.Rule:
                 exclude_headers=rule.exclude_headers,
                 body_limit=rule.body_limit,
                 on_body_limit=rule.on_body_limit,
+                header_limit=rule.header_limit,
+                on_header_limit=rule.on_header_limit,
+                on_budget_exhausted=rule.on_budget_exhausted,
                 threshold=rule.threshold,
                 window_seconds=rule.window,
                 block_for_seconds=rule.block_for,
@@ -380,6 +384,11 @@ def rule_config_from_proto(msg: pb.Rule) -> dict[str, Any]:
             exclude_headers=list(s.exclude_headers),
             body_limit=s.body_limit,
             on_body_limit=_or_default(s.on_body_limit, "prefix"),
+            header_limit=(
+                s.header_limit if s.HasField("header_limit") else DEFAULT_SHIELD_HEADER_LIMIT
+            ),
+            on_header_limit=_or_default(s.on_header_limit, "deny"),
+            on_budget_exhausted=_or_default(s.on_budget_exhausted, "deny"),
             threshold=_or_default(s.threshold, DEFAULT_SHIELD_THRESHOLD),
             window=_or_default(s.window_seconds, DEFAULT_SHIELD_WINDOW),
             block_for=_or_default(s.block_for_seconds, DEFAULT_SHIELD_BLOCK_FOR),

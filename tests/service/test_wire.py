@@ -11,6 +11,7 @@ from arcguard._proto import decide_pb2 as pb
 from arcguard._request import RequestDetails
 from arcguard._rules import (
     Rule,
+    ShieldRule,
     detect_bot,
     filter_rule,
     fixed_window,
@@ -46,6 +47,9 @@ RULES: list[Rule] = [
         exclude_headers=["X-Raw"],
         body_limit=0,
         on_body_limit="deny",
+        header_limit=0,
+        on_header_limit="prefix",
+        on_budget_exhausted="allow",
         threshold=2,
         window="30s",
         block_for="1m",
@@ -244,3 +248,17 @@ def test_details_from_proto_matches_the_constructor() -> None:
     )
     assert back.encode() == want.encode()
     assert back.extras == want.extras and back.headers == want.headers
+
+
+def test_a_shield_from_an_older_sdk_gets_the_default_header_limit_and_policies() -> None:
+    # header_limit is optional on the wire: absent is the default, not 0.
+    rule = rule_from_config(
+        rule_config_from_proto(pb.Rule(mode=pb.MODE_LIVE, shield=pb.ShieldRule()))
+    )
+    assert isinstance(rule, ShieldRule)
+    default = shield()
+    assert (rule.header_limit, rule.on_header_limit, rule.on_budget_exhausted) == (
+        default.header_limit,
+        default.on_header_limit,
+        default.on_budget_exhausted,
+    )

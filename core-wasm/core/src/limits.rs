@@ -10,8 +10,10 @@ pub struct Limits {
     pub max_expression_depth: usize,
     /// Largest compiled regex (`matches`), in bytes of program.
     pub max_regex_size: usize,
-    /// Most request headers looked at; the rest are ignored.
+    /// Most request headers the shield inspects (see `on_header_limit`).
     pub max_headers: usize,
+    /// Default number of header and cookie value bytes the shield inspects.
+    pub header_inspect_bytes: usize,
     /// Most query parameters looked at by the shield.
     pub max_query_params: usize,
     /// Default number of body bytes the shield inspects.
@@ -31,6 +33,7 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     max_expression_depth: 32,
     max_regex_size: 256 * 1024,
     max_headers: 128,
+    header_inspect_bytes: 64 * 1024,
     max_query_params: 1024,
     body_inspect_bytes: 64 * 1024,
     max_decode_rounds: 4,

@@ -9,6 +9,15 @@
 //! - `ag_decide(ruleset, len) -> i64`: evaluate the encoded request held in the
 //!   input buffer with a compiled rule set.
 //! - `ag_drop(ruleset)`: forget a compiled rule set.
+//! - `ag_provisional() -> i64`: after the host stopped an `ag_decide` for
+//!   exceeding its budget (fuel or epoch deadline), the results to answer
+//!   instead: `(ptr << 32) | len` of encoded results (no status byte), or 0
+//!   when the call stopped before any. Before each expensive rule (the
+//!   shield) `ag_decide` records every cheap rule's result and, for the
+//!   expensive rules not yet done, the result their configuration gives an
+//!   exhausted budget (see `RuleSet::evaluate_with`). The call only reads an
+//!   atomic, so it works on an instance whose `ag_decide` trapped; the host
+//!   replaces that instance afterwards.
 //!
 //! `ag_compile` and `ag_decide` return `(ptr << 32) | len` of the output
 //! buffer, whose first byte is a status: 0 ok, then the payload (for
@@ -19,8 +28,9 @@
 //! the instance.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use arcguard_core::{encode_results, Request, RuleSet};
+use arcguard_core::{encode_results, Request, RuleResult, RuleSet};
 
 const STATUS_OK: u8 = 0;
 const STATUS_CONFIG: u8 = 1;
@@ -37,6 +47,21 @@ struct State {
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new(State::default());
+    /// The last checkpoint's encoded results (see `ag_provisional`); apart
+    /// from `STATE`, which a stopped `ag_decide` leaves borrowed.
+    static CHECKPOINT: RefCell<Vec<u8>> = RefCell::new(Vec::new());
+}
+
+/// `(ptr << 32) | len` of `CHECKPOINT`'s bytes, 0 while they are not whole.
+static PROVISIONAL: AtomicU64 = AtomicU64::new(0);
+
+fn checkpoint(results: &[RuleResult]) {
+    PROVISIONAL.store(0, Ordering::Relaxed);
+    CHECKPOINT.with(|c| {
+        let mut buf = c.borrow_mut();
+        encode_results(results, &mut buf);
+        PROVISIONAL.store(packed(&buf) as u64, Ordering::Relaxed);
+    })
 }
 
 fn packed(out: &[u8]) -> i64 {
@@ -94,9 +119,10 @@ pub extern "C" fn ag_decide(ruleset: u32, len: u32) -> i64 {
             Some(rs) => rs,
             None => return respond(state, STATUS_NO_RULESET, b"unknown rule set"),
         };
+        PROVISIONAL.store(0, Ordering::Relaxed);
         match Request::decode(&state.input[..len]) {
             Ok(req) => {
-                let results = rs.evaluate(&req);
+                let results = rs.evaluate_with(&req, Some(&mut checkpoint));
                 encode_results(&results, &mut state.scratch);
                 state.output.clear();
                 state.output.push(STATUS_OK);
@@ -109,6 +135,11 @@ pub extern "C" fn ag_decide(ruleset: u32, len: u32) -> i64 {
             }
         }
     })
+}
+
+#[no_mangle]
+pub extern "C" fn ag_provisional() -> i64 {
+    PROVISIONAL.load(Ordering::Relaxed) as i64
 }
 
 #[no_mangle]

@@ -9,13 +9,16 @@
 //! cookies, body fields), applies the configuration, and writes the reason.
 //!
 //! Work limits (all from [`Limits`]): at most `max_query_params` query or
-//! form pairs, `max_headers` headers, `max_value_bytes` of any one value,
-//! `body_limit` (default `body_inspect_bytes`) of body, `max_json_depth` of
-//! JSON path tracking, `max_decode_rounds` of decoding. Every matcher is a
-//! linear pass (no backtracking regex), so a request costs time linear in
-//! the bytes inspected.
+//! form pairs, `max_value_bytes` of any one value, `header_limit` (default
+//! `header_inspect_bytes`) of header and cookie values in at most
+//! `max_headers` headers, `body_limit` (default `body_inspect_bytes`) of
+//! body, `max_json_depth` of JSON path tracking, `max_decode_rounds` of
+//! decoding; see [`budget`] for what is concluded past them. Every matcher
+//! is a linear pass (no backtracking regex), so a request costs time linear
+//! in the bytes inspected.
 
 mod body;
+mod budget;
 mod cmdi;
 mod headers;
 mod inject;
@@ -31,12 +34,13 @@ mod tests;
 
 use serde_json::Value;
 
-use crate::config::{opt_str, opt_usize, string_list, ConfigError};
+use crate::config::{opt_usize, string_list, ConfigError};
 use crate::limits::Limits;
 use crate::request::Request;
 use crate::result::{json_str, Conclusion, RuleResult};
 
 use self::body::FieldSink;
+use self::budget::{OnExhausted, OnLimit, Room};
 use self::normalize::{excerpt, is_plain, normalize, Scratch};
 
 /// An attack category, reported as `category` in a shield reason.
@@ -55,11 +59,12 @@ pub enum Category {
     Xxe,
     ContentType,
     BodyLimit,
+    HeaderLimit,
 }
 
 impl Category {
     /// Every category, in reporting order.
-    pub const ALL: [Category; 13] = [
+    pub const ALL: [Category; 14] = [
         Category::SqlInjection,
         Category::NosqlInjection,
         Category::Xss,
@@ -73,6 +78,7 @@ impl Category {
         Category::Xxe,
         Category::ContentType,
         Category::BodyLimit,
+        Category::HeaderLimit,
     ];
 
     /// The name used in configuration and reasons (`SQL_INJECTION`).
@@ -91,6 +97,7 @@ impl Category {
             Category::Xxe => "XXE",
             Category::ContentType => "CONTENT_TYPE",
             Category::BodyLimit => "BODY_LIMIT",
+            Category::HeaderLimit => "HEADER_LIMIT",
         }
     }
 
@@ -269,7 +276,7 @@ impl<'l> Scanner<'l> {
                 PathTraversal => path::is_traversal(s),
                 FileInclusion => path::is_file_inclusion_classes(s, m, key),
                 Ssrf => ssrf::is_ssrf(s, sens),
-                ContentType | BodyLimit => false,
+                ContentType | BodyLimit | HeaderLimit => false,
             };
             if hit {
                 return Some(c);
@@ -390,13 +397,6 @@ pub fn scan_value(value: &str, sensitivity: u8) -> Option<Finding> {
         .map(|category| Finding { category, excerpt: excerpt(value, EXCERPT_CHARS) })
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnBodyLimit {
-    Allow,
-    Deny,
-    Prefix,
-}
-
 /// Headers not scanned by default: opaque credentials and tokens, browser
 /// client hints with fixed shapes, and those handled separately (`cookie`,
 /// `content-type`).
@@ -441,7 +441,10 @@ pub(crate) struct ShieldRule {
     exclude_fields: Vec<String>,
     exclude_headers: Vec<String>,
     body_limit: usize,
-    on_body_limit: OnBodyLimit,
+    on_body_limit: OnLimit,
+    header_limit: usize,
+    on_header_limit: OnLimit,
+    on_budget_exhausted: OnExhausted,
     limits: Limits,
 }
 
@@ -493,15 +496,51 @@ impl ShieldRule {
         }
         let exclude_headers = string_list(v, "exclude_headers")?.into_iter().map(|h| h.to_ascii_lowercase()).collect();
         let body_limit = opt_usize(v, "body_limit")?.unwrap_or(limits.body_inspect_bytes);
-        let on_body_limit = match opt_str(v, "on_body_limit")? {
-            None | Some("prefix") => OnBodyLimit::Prefix,
-            Some("allow") => OnBodyLimit::Allow,
-            Some("deny") => OnBodyLimit::Deny,
-            Some(other) => {
-                return Err(ConfigError::new("on_body_limit", format!("unknown value {:?}; expected \"allow\", \"deny\" or \"prefix\"", other)))
+        let on_body_limit = OnLimit::from_config(v, "on_body_limit", OnLimit::Prefix)?;
+        let header_limit = opt_usize(v, "header_limit")?.unwrap_or(limits.header_inspect_bytes);
+        let on_header_limit = OnLimit::from_config(v, "on_header_limit", OnLimit::Deny)?;
+        let on_budget_exhausted = OnExhausted::from_config(v)?;
+        Ok(ShieldRule {
+            sens,
+            enabled,
+            exclude_paths,
+            exclude_fields,
+            exclude_headers,
+            body_limit,
+            on_body_limit,
+            header_limit,
+            on_header_limit,
+            on_budget_exhausted,
+            limits: *limits,
+        })
+    }
+
+    /// This rule's result on a request whose inspection exhausted the
+    /// host's budget (`on_budget_exhausted`).
+    pub(crate) fn exhausted(&self) -> RuleResult {
+        self.on_budget_exhausted.result()
+    }
+
+    /// Why the header and cookie values to inspect exceed the limits
+    /// (`header_limit` bytes, `max_headers` headers), if they do.
+    fn headers_over_limit(&self, req: &Request) -> Option<String> {
+        let cookies = !self.header_excluded_explicitly("cookie");
+        let (mut bytes, mut count) = (0usize, 0usize);
+        for (name, value) in &req.headers {
+            let name: &str = name;
+            let inspected = if same_bytes(name.as_bytes(), b"cookie") { cookies } else { !self.header_excluded(name) };
+            if inspected {
+                bytes += value.len();
+                count += 1;
             }
-        };
-        Ok(ShieldRule { sens, enabled, exclude_paths, exclude_fields, exclude_headers, body_limit, on_body_limit, limits: *limits })
+        }
+        if bytes > self.header_limit {
+            Some(format!("{} bytes > header_limit {}", bytes, self.header_limit))
+        } else if count > self.limits.max_headers {
+            Some(format!("{} headers > max_headers {}", count, self.limits.max_headers))
+        } else {
+            None
+        }
     }
 
     fn field_excluded(&self, kind: &str, name: &str) -> bool {
@@ -567,8 +606,37 @@ impl ShieldRule {
             rep.note("query", "max_query_params");
         }
 
-        // Headers.
-        for (name, value) in req.headers.iter().take(self.limits.max_headers) {
+        // Headers, then cookies, within the header limit.
+        let mut room = Room(usize::MAX);
+        let mut headers = true;
+        if let Some(why) = self.headers_over_limit(req) {
+            match self.on_header_limit {
+                OnLimit::Deny => {
+                    rep.add(Category::HeaderLimit, "headers", &why);
+                    headers = false;
+                }
+                OnLimit::Allow => {
+                    rep.note("headers", "over_limit_not_inspected");
+                    headers = false;
+                }
+                OnLimit::Prefix => {
+                    rep.note("headers", "prefix_inspected");
+                    room = Room(self.header_limit);
+                }
+            }
+        }
+        if headers {
+            self.scan_headers(&scanner, req, &mut room, &mut sc, &mut rep);
+        }
+
+        self.scan_body(&scanner, req, &mut sc, &mut rep);
+        rep.finish()
+    }
+
+    fn scan_headers(&self, scanner: &Scanner, req: &Request, room: &mut Room, sc: &mut Scratch, rep: &mut Report) {
+        // (Past `max_headers` only under `on_header_limit: "prefix"`.)
+        let mut inspected = 0;
+        for (name, value) in &req.headers {
             let name: &str = name;
             if same_bytes(name.as_bytes(), b"content-type") && scanner.on(Category::ContentType) && inject::is_odd_content_type(value, self.sens) {
                 rep.add(Category::ContentType, "header:content-type", value);
@@ -576,28 +644,30 @@ impl ShieldRule {
             if self.header_excluded(name) {
                 continue;
             }
+            inspected += 1;
+            if inspected > self.limits.max_headers {
+                break;
+            }
+            let value = room.take(value);
             if headers::grammar(name).map_or(false, |g| headers::fits(g, value)) {
                 continue;
             }
-            if let Some(c) = scanner.scan(value, Some(name), HEADER, &mut sc) {
+            if let Some(c) = scanner.scan(value, Some(name), HEADER, sc) {
                 rep.add(c, &format!("header:{}", name), value);
             }
         }
-
-        // Cookies.
-        if !self.header_excluded_explicitly("cookie") {
-            for (name, value) in req.cookie_pairs() {
-                if self.field_excluded("cookie", name) {
-                    continue;
-                }
-                if let Some(c) = scanner.scan(value, Some(name), HEADER, &mut sc) {
-                    rep.add(c, &format!("cookie:{}", name), value);
-                }
+        if self.header_excluded_explicitly("cookie") {
+            return;
+        }
+        for (name, value) in req.cookie_pairs() {
+            if self.field_excluded("cookie", name) {
+                continue;
+            }
+            let value = room.take(value);
+            if let Some(c) = scanner.scan(value, Some(name), HEADER, sc) {
+                rep.add(c, &format!("cookie:{}", name), value);
             }
         }
-
-        self.scan_body(&scanner, req, &mut sc, &mut rep);
-        rep.finish()
     }
 
     fn header_excluded_explicitly(&self, name: &str) -> bool {
@@ -625,15 +695,15 @@ impl ShieldRule {
         let mut body = req.body;
         if size > self.body_limit {
             match self.on_body_limit {
-                OnBodyLimit::Allow => {
+                OnLimit::Allow => {
                     rep.note("body", "over_limit_not_inspected");
                     return;
                 }
-                OnBodyLimit::Deny => {
+                OnLimit::Deny => {
                     rep.add(Category::BodyLimit, "body", &format!("{} bytes > body_limit {}", size, self.body_limit));
                     return;
                 }
-                OnBodyLimit::Prefix => {
+                OnLimit::Prefix => {
                     rep.note("body", "prefix_inspected");
                     if body.len() > self.body_limit {
                         body = &body[..self.body_limit];
