@@ -9,7 +9,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from arcguard import ArcGuard, ArcGuardMiddleware, ArcGuardWSGIMiddleware, filter_rule, shield
+from arcguard import (
+    ArcGuard,
+    ArcGuardMiddleware,
+    ArcGuardWSGIMiddleware,
+    detect_bot,
+    filter_rule,
+    fixed_window,
+    shield,
+)
 
 DEV = {"ARCGUARD_ENV": "development"}
 #: The word the body filter denies.
@@ -85,3 +93,61 @@ def vercel_asgi() -> ArcGuardMiddleware:
     """On Vercel (``VERCEL=1``), reached from loopback as its runtime bridge does."""
     guard = ArcGuard(rules=[], environ={**DEV, "VERCEL": "1"})
     return ArcGuardMiddleware(_echo_decision, guard=guard)
+
+
+def websocket_guard() -> ArcGuard:
+    """Bot, filter (path and IP) and a rate limit, as the handshake is decided."""
+    return ArcGuard(
+        rules=[
+            detect_bot(mode="LIVE", deny=["CATEGORY:HTTP_LIBRARY"]),
+            filter_rule(
+                mode="LIVE",
+                deny=[
+                    'http.request.uri.path matches "^/ws/admin"',
+                    'http.request.uri.path == "/ws/ip" and ip.src in {127.0.0.0/8}',
+                ],
+            ),
+            fixed_window(
+                mode="LIVE", window="1h", max=2, match='http.request.uri.path == "/ws/limited"'
+            ),
+        ],
+        environ=DEV,
+    )
+
+
+async def _websocket_echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Accepts, says which IP and conclusion the handshake got, then echoes."""
+    if scope["type"] != "websocket":
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    decision = scope["state"]["arcguard"]
+    hello = {"ip": decision.ip, "conclusion": decision.conclusion.value}
+    await send({"type": "websocket.send", "text": json.dumps(hello)})
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        await send({"type": "websocket.send", "text": message.get("text") or ""})
+
+
+def websocket_asgi() -> ArcGuardMiddleware:
+    """A WebSocket echo behind the middleware (uvicorn offers the denial extension)."""
+    return ArcGuardMiddleware(_websocket_echo, guard=websocket_guard())
+
+
+def websocket_asgi_without_denial_response() -> Any:
+    """The same, as under a server without the ASGI ``websocket.http.response``
+    extension: the middleware must then refuse with ``websocket.close``."""
+    inner = ArcGuardMiddleware(_websocket_echo, guard=websocket_guard())
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope = {**scope, "extensions": {}}
+        await inner(scope, receive, send)
+
+    return app
