@@ -125,9 +125,10 @@ class ArcGuard:
             environment (platform, discovery, probes; see docs).
         fail_open: when no decision can be made (service down, Wasm trap), allow
             the request (True, the default) or deny it.
-        trusted_proxies: networks (CIDR) of proxies whose ``X-Forwarded-For`` is believed.
-        platform: a platform whose client-IP header is believed (``"fly"``,
-            ``"cloudflare"``...); default: detected from the environment.
+        trusted_proxies: networks (CIDR) of your proxies, whose ``X-Forwarded-For`` is believed.
+        platform: a platform whose client-IP header is believed from its proxies
+            (``"cloudflare"``, ``"fly"``, ``"vercel"``); default: detected from the
+            environment. See docs/client-ip.md.
         timeout: seconds a call to the decide service may take (with a rule
             that needs a DNS check, such as validate_email's MX check, at
             least the DNS bound plus a margin: ``SIGNUP_SERVICE_TIMEOUT``).
@@ -194,9 +195,8 @@ class ArcGuard:
         self._scoped_cache = any(getattr(r, "match", None) is not None for r in self.rules)
         self._needs_body = any(r.reads_body for r in self.rules)
         self._remote_capable = any(r.remote for r in self.rules) or self._has_shield
-        if platform is None:
-            platform = _detected_platform(env)
-        self._policy = ProxyPolicy.build(trusted_proxies, platform)
+        detected = _detected_platform(env) if platform is None else None
+        self._policy = ProxyPolicy.build(trusted_proxies, platform, detected=detected)
         self._cache = DenyCache(cache_size)
         # The cache's dict, to test for "empty" without a call on every request.
         self._cache_entries = self._cache._data

@@ -7,7 +7,16 @@ filter or rate-limit ``match`` on a ``http.request.body`` field) the body is
 read up to ``max_body`` bytes first and handed on to the app unchanged.
 The decision is attached for the app: ``scope["state"]["arcguard"]``
 (Starlette: ``request.state.arcguard``) or ``environ["arcguard.decision"]``.
-Scopes other than ``http`` pass straight through.
+
+A WebSocket is decided once, on its handshake (an HTTP GET: client IP, bot,
+filter and rate-limit rules all apply; there is no body), before the app sees
+the ``websocket.connect``. A denied handshake gets the same response as a
+denied request (403, or 429 with ``Retry-After``) when the server offers the
+ASGI ``websocket.http.response`` extension (uvicorn does), else a
+``websocket.close`` before accepting, which the server answers with 403. An
+allowed one reaches the app with its decision in the scope, and ``RateLimit``
+headers on its ``websocket.accept``. Messages after the handshake are not
+inspected. Other scopes (``lifespan``) pass straight through.
 """
 
 from __future__ import annotations
@@ -99,6 +108,17 @@ def default_deny_response(decision: Decision, accept: str) -> DenyResponse:
     return status, headers, body
 
 
+def _accept(scope: Scope) -> str:
+    for k, v in scope.get("headers") or ():
+        if k == b"accept":
+            return str(v.decode("latin-1"))
+    return ""
+
+
+def _encoded(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
 def _check(guard: Any, on_deny: Any) -> None:
     if not isinstance(guard, ArcGuard):
         raise ConfigurationError("guard must be an ArcGuard")
@@ -136,7 +156,10 @@ class ArcGuardMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "websocket":
+                await self._websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         body = b""
         replay: list[Message] = []
@@ -147,20 +170,9 @@ class ArcGuardMiddleware:
         state = scope.setdefault("state", {})
         state["arcguard"] = decision
         if decision.is_denied():
-            accept = ""
-            for k, v in scope.get("headers") or ():
-                if k == b"accept":
-                    accept = v.decode("latin-1")
-                    break
-            status, headers, content = self.on_deny(decision, accept)
+            status, headers, content = self.on_deny(decision, _accept(scope))
             await send(
-                {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers
-                    ],
-                }
+                {"type": "http.response.start", "status": status, "headers": _encoded(headers)}
             )
             await send({"type": "http.response.body", "body": content})
             return
@@ -181,10 +193,58 @@ class ArcGuardMiddleware:
         if not extra:
             await self.app(scope, app_receive, send)
             return
-        encoded = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in extra]
+        encoded = _encoded(extra)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                message = dict(message)
+                message["headers"] = list(message.get("headers") or []) + encoded
+            await send(message)
+
+        await self.app(scope, app_receive, send_with_headers)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Decides the handshake; the app gets the ``websocket.connect`` only if allowed."""
+        first = await receive()
+        replayed = False
+
+        async def app_receive() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return first
+            return await receive()
+
+        if first["type"] != "websocket.connect":  # gone before the handshake
+            await self.app(scope, app_receive, send)
+            return
+        decision = await self.guard.aprotect(self.guard.details(scope))
+        scope.setdefault("state", {})["arcguard"] = decision
+        if decision.is_denied():
+            if "websocket.http.response" in (scope.get("extensions") or {}):
+                status, headers, content = self.on_deny(decision, _accept(scope))
+                await send(
+                    {
+                        "type": "websocket.http.response.start",
+                        "status": status,
+                        "headers": _encoded(headers),
+                    }
+                )
+                await send({"type": "websocket.http.response.body", "body": content})
+            else:
+                # Closed before it was accepted: the server answers the handshake 403.
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        extra = (
+            rate_limit_headers(decision) if self.add_rate_limit_headers and self._has_limits else []
+        )
+        if not extra:
+            await self.app(scope, app_receive, send)
+            return
+        encoded = _encoded(extra)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "websocket.accept":
                 message = dict(message)
                 message["headers"] = list(message.get("headers") or []) + encoded
             await send(message)

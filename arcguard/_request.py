@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote
 
 from ._exceptions import ConfigurationError
 from ._frozen import Frozen
+from ._proxies import PLATFORM_EDGES, NetworkSet, PlatformEdge
 
 __all__ = [
     "DEFAULT_MAX_BODY",
@@ -31,16 +32,9 @@ DEFAULT_MAX_BODY = 64 * 1024
 #: Most headers kept from one request; the rest are dropped (bounded work).
 MAX_HEADERS = 128
 
-#: The header a platform's edge sets to the real client IP, trusted only when
-#: that platform is detected from the environment (or declared).
-PLATFORM_IP_HEADERS: Mapping[str, str] = {
-    "fly": "fly-client-ip",
-    "cloudflare": "cf-connecting-ip",
-    "vercel": "x-real-ip",
-    "render": "true-client-ip",
-    "railway": "x-real-ip",
-    "firebase": "x-fah-client-ip",
-}
+#: The header each platform's edge sets to the client IP, believed only from
+#: that platform's proxies (see :mod:`arcguard._proxies`).
+PLATFORM_IP_HEADERS: Mapping[str, str] = {name: e.header for name, e in PLATFORM_EDGES.items()}
 
 
 class RequestDetails:
@@ -195,11 +189,18 @@ _chain = chain.from_iterable
 # -- client IP ----------------------------------------------------------------
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _set = object.__setattr__
+_ip_address = ipaddress.ip_address
 
 
-def _parse_ip(value: str) -> str | None:
-    """Canonical text of an IP (IPv4-mapped IPv6 as IPv4), or None if invalid."""
+# ipaddress.ip_address costs ~3 us here and the same few proxy and client
+# addresses come back request after request: cached, the client-IP walk behind
+# a proxy costs ~6 us instead of ~27 (benchmarks/bench_client_ip.py; 4096 entries).
+@lru_cache(maxsize=4096)
+def _address(value: str) -> _Address | None:
+    """An IP (IPv4-mapped IPv6 as IPv4; ``[v6]:port``, ``v4:port`` and zone ids
+    dropped), or None if *value* is not one."""
     v = value.strip()
     if v.startswith("[") and "]" in v:  # [v6]:port
         v = v[1 : v.index("]")]
@@ -207,48 +208,103 @@ def _parse_ip(value: str) -> str | None:
         v = v.split(":", 1)[0]
     v = v.split("%", 1)[0]
     try:
-        addr = ipaddress.ip_address(v)
+        addr = _ip_address(v)
     except ValueError:
         return None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return str(addr.ipv4_mapped)
-    return str(addr)
+        return addr.ipv4_mapped
+    return addr
+
+
+def _parse_ip(value: str) -> str | None:
+    """Canonical text of an IP (IPv4-mapped IPv6 as IPv4), or None if invalid."""
+    addr = _address(value)
+    return None if addr is None else str(addr)
+
+
+def _platform_error(platform: object) -> ConfigurationError:
+    from ._endpoint.platform import PLATFORM_NAMES
+
+    known = ", ".join(sorted(PLATFORM_EDGES))
+    if platform in PLATFORM_NAMES:
+        return ConfigurationError(
+            f"platform {platform!r} has no client-IP header ArcGuard can check (it publishes "
+            "no addresses for its proxies): declare the proxies in front of the app with "
+            "trusted_proxies=[...] and X-Forwarded-For is read through them; "
+            f"docs/client-ip.md has the recipe (platforms with a header: {known})"
+        )
+    return ConfigurationError(f"unknown platform {platform!r}; known: {known}")
 
 
 class ProxyPolicy(Frozen):
     """How the client IP is found.
 
     Attributes:
-        trusted_proxies: networks of proxies whose ``X-Forwarded-For`` is believed.
-        platform: a platform name (``"fly"``, ``"cloudflare"``...) whose client-IP
-            header is believed; set from platform detection or explicitly.
+        trusted_proxies: networks of your own proxies, whose ``X-Forwarded-For``
+            is believed.
+        platform: a platform (``"cloudflare"``, ``"fly"``, ``"vercel"``) whose
+            client-IP header is believed from that platform's proxies; set from
+            platform detection or explicitly.
 
-    ``X-Forwarded-For`` is read right to left while the hop is a trusted proxy:
-    the first untrusted address is the client. A header from an untrusted peer
-    never changes the IP.
+    The walk starts at the socket peer. While the address is a trusted proxy,
+    ``X-Forwarded-For`` is read right to left (its lines joined in order, as
+    RFC 9110 section 5.3 combines repeated field lines); the first address
+    that is not a trusted proxy is where the request came from. If that
+    address is one of the platform's proxies (Cloudflare's published ranges,
+    Fly's proxy network, Vercel's runtime bridge), the platform's header, when
+    it holds exactly one address, is the client; otherwise the address itself
+    is. A header from anyone else never changes the IP (``docs/client-ip.md``).
 
     Immutable; equal when the fields are equal, hashable, picklable.
+
+    Raises:
+        ConfigurationError: an unknown platform, or one without a header that
+            can be checked (see :meth:`build`).
     """
 
     # A Frozen (plain __slots__) class, not a frozen dataclass: see _frozen.
-    __slots__ = ("platform", "trusted_proxies")
+    __slots__ = ("_edge", "_trusted", "platform", "trusted_proxies")
     _fields = __match_args__ = ("trusted_proxies", "platform")
 
     trusted_proxies: tuple[_Network, ...]
     platform: str | None
+    _trusted: NetworkSet
+    _edge: PlatformEdge | None
 
     def __init__(
         self, trusted_proxies: tuple[_Network, ...] = (), platform: str | None = None
     ) -> None:
+        edge = None
+        if platform is not None:
+            edge = PLATFORM_EDGES.get(platform)
+            if edge is None:
+                raise _platform_error(platform)
+            edge.networks  # noqa: B018 - read now: bad package data fails at construction
         _set(self, "trusted_proxies", trusted_proxies)
         _set(self, "platform", platform)
+        _set(self, "_trusted", NetworkSet(trusted_proxies))
+        _set(self, "_edge", edge)
 
     @classmethod
-    def build(cls, trusted_proxies: Iterable[str] = (), platform: str | None = None) -> ProxyPolicy:
+    def build(
+        cls,
+        trusted_proxies: Iterable[str] = (),
+        platform: str | None = None,
+        *,
+        detected: str | None = None,
+    ) -> ProxyPolicy:
         """Validates the options.
 
+        Parameters:
+            trusted_proxies: IP addresses or CIDR ranges of your own proxies.
+            platform: the platform declared by the user (checked strictly).
+            detected: the platform detected from the environment, used when
+                none is declared and only if it has a header that can be
+                checked (a platform without one is left to ``trusted_proxies``).
+
         Raises:
-            ConfigurationError: on an invalid network or unknown platform.
+            ConfigurationError: on an invalid network, an unknown platform, or
+                a declared platform without a header ArcGuard can check.
         """
         nets = []
         for p in trusted_proxies:
@@ -258,45 +314,40 @@ class ProxyPolicy(Frozen):
                 raise ConfigurationError(
                     f"trusted_proxies: {p!r} is not an IP address or CIDR range"
                 ) from None
-        if platform is not None and platform not in PLATFORM_IP_HEADERS:
-            platform = None  # a detected platform without a client-IP header
+        if platform is None and detected in PLATFORM_EDGES:
+            platform = detected
         if not nets and platform is None and cls is ProxyPolicy:
             # The shared default (an equal value): the request readers know it
             # means the socket peer, and skip the client-IP lookup per request.
             return DEFAULT_POLICY
         return cls(trusted_proxies=tuple(nets), platform=platform)
 
-    def _trusted(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        return any(addr in net for net in self.trusted_proxies)
-
-    def client_ip(self, peer: str, header: Any) -> str:
-        """The client IP, given the socket peer and a ``header(name)`` lookup."""
-        if self.platform is not None:
-            value = header(PLATFORM_IP_HEADERS[self.platform])
-            if value:
-                ip = _parse_ip(value.split(",")[0])
-                if ip is not None:
-                    return ip
-        if not self.trusted_proxies:
+    def client_ip(self, peer: str, lines: Callable[[str], Sequence[str]]) -> str:
+        """The client IP, given the socket peer and ``lines(name)``: every
+        field line of a header (lower-case name), in the order received."""
+        addr = _address(peer)
+        if addr is None:
             return peer
-        current = _parse_ip(peer) or peer
-        if not self._trusted(current):
-            return current
-        xff = header("x-forwarded-for")
-        if not xff:
-            return current
-        for hop in reversed(xff.split(",")):
-            ip = _parse_ip(hop)
-            if ip is None:
-                return current  # garbage: stop at the last address we can vouch for
-            current = ip
-            if not self._trusted(ip):
-                return ip
-        return current
+        trusted = self._trusted
+        if trusted and addr in trusted:
+            joined = ",".join(lines("x-forwarded-for"))
+            for hop in reversed(joined.split(",")) if joined else ():
+                ip = _address(hop)
+                if ip is None:
+                    break  # garbage: stop at the last address we can vouch for
+                addr = ip
+                if ip not in trusted:
+                    break
+        edge = self._edge
+        if edge is not None and addr in edge.networks:
+            values = lines(edge.header)
+            # The platform sets the header to one address; two lines or a list
+            # mean someone else's value got through, and none is believed.
+            if len(values) == 1:
+                client = _address(values[0])
+                if client is not None:
+                    return str(client)
+        return str(addr)
 
 
 DEFAULT_POLICY = ProxyPolicy()
@@ -326,18 +377,18 @@ def details_from_asgi(
         path = quote(scope.get("path", "/"), safe="/:@!$&'()*+,;=-._~")
     client = scope.get("client")
     peer = client[0] if client else ""
-    raw_headers = list(raw_headers)
     ip = peer
     if policy is not DEFAULT_POLICY:
+        # Every line of the scope, not the MAX_HEADERS kept for rules: a proxy
+        # appends its X-Forwarded-For line last, where padding would push it out.
+        every = scope.get("headers") or ()
 
-        def header(name: str) -> str | None:
+        def lines(name: str) -> list[str]:
             key = name.encode()
-            for k, v in raw_headers:
-                if k == key:
-                    return str(v.decode("latin-1"))
-            return None
+            return [v.decode("latin-1") for k, v in every if k == key]
 
-        ip = policy.client_ip(peer, header)
+        ip = policy.client_ip(peer, lines)
+    raw_headers = list(raw_headers)
     return RequestDetails._from_raw(
         ip,
         scope.get("method", "GET"),
@@ -380,11 +431,12 @@ def details_from_wsgi(
     ip = peer
     if policy is not DEFAULT_POLICY:
 
-        def header(name: str) -> str | None:
+        def lines(name: str) -> list[str]:
+            # The server has joined repeated lines into one value already.
             v = environ.get("HTTP_" + name.upper().replace("-", "_"))
-            return None if v is None else str(v)
+            return [] if v is None else [str(v)]
 
-        ip = policy.client_ip(peer, header)
+        ip = policy.client_ip(peer, lines)
     return RequestDetails._from_raw(
         ip,
         environ.get("REQUEST_METHOD", "GET"),

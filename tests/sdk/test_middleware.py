@@ -109,15 +109,15 @@ def test_custom_denial(guard: ArcGuard) -> None:
     assert (status, body) == (418, b"no BOT")
 
 
-@pytest.mark.parametrize("kind", ["websocket", "lifespan"])
-def test_other_scopes_pass_straight_through(guard: ArcGuard, kind: str) -> None:
+def test_lifespan_passes_straight_through(guard: ArcGuard) -> None:
+    # WebSocket scopes are decided (tests/integration/test_websocket.py).
     seen: list[str] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope["type"])
 
-    asyncio.run(ArcGuardMiddleware(app, guard=guard)({"type": kind}, None, None))  # type: ignore[arg-type]
-    assert seen == [kind]
+    asyncio.run(ArcGuardMiddleware(app, guard=guard)({"type": "lifespan"}, None, None))  # type: ignore[arg-type]
+    assert seen == ["lifespan"]
 
 
 def test_options_are_checked_at_construction(guard: ArcGuard) -> None:
