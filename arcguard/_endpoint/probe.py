@@ -30,6 +30,7 @@ from .settings import DEFAULT_PROBE_SAMPLES, DEFAULT_PROBE_TIMEOUT
 __all__ = [
     "DEFAULT_MAX_WORKERS",
     "ProbeResult",
+    "health_check",
     "probe",
     "probe_one",
     "rank",
@@ -76,6 +77,47 @@ def _describe(exc: grpc.RpcError) -> str:
     return f"{name}: {details}" if details else name
 
 
+def health_check(
+    channel: grpc.Channel,
+    *,
+    samples: int = 1,
+    timeout: float = DEFAULT_PROBE_TIMEOUT,
+    service: str = "",
+) -> tuple[tuple[float, ...], str | None]:
+    """Times ``samples`` grpc.health.v1 ``Check`` calls on a channel; never raises
+    for network trouble, and leaves the channel open.
+
+    The channel is given ``timeout`` to connect first (not counted). Returns
+    the round trips that answered ``SERVING``, in milliseconds, and the first
+    failure (None when every sample answered SERVING). The endpoint
+    selector's probes and the transport's recovery probe both use it.
+    """
+    ready = grpc.channel_ready_future(channel)
+    try:
+        ready.result(timeout=timeout)
+    except grpc.FutureTimeoutError:
+        ready.cancel()
+        return (), f"not connected within {timeout * 1000:.0f} ms"
+    stub = health_pb2_grpc.HealthStub(channel)
+    request = health_pb2.HealthCheckRequest(service=service)
+    taken: list[float] = []
+    error: str | None = None
+    for _ in range(samples):
+        started = time.perf_counter()
+        try:
+            response = stub.Check(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            error = error or _describe(exc)
+            continue
+        elapsed = (time.perf_counter() - started) * 1000.0
+        if response.status != health_pb2.HealthCheckResponse.SERVING:
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+            error = error or f"health status {status}"
+            continue
+        taken.append(elapsed)
+    return tuple(taken), error
+
+
 def probe_one(
     candidate: Candidate,
     *,
@@ -84,7 +126,7 @@ def probe_one(
     credentials: grpc.ChannelCredentials | None = None,
     service: str = "",
 ) -> ProbeResult:
-    """Probe one candidate; never raises for network trouble.
+    """Probe one candidate on a channel of its own; never raises for network trouble.
 
     Parameters:
         candidate: the endpoint to probe.
@@ -100,34 +142,12 @@ def probe_one(
         channel = grpc.insecure_channel(candidate.target, options=_CHANNEL_OPTIONS)
     else:
         channel = grpc.secure_channel(candidate.target, credentials, options=_CHANNEL_OPTIONS)
-    taken: list[float] = []
-    error: str | None = None
     try:
-        ready = grpc.channel_ready_future(channel)
-        try:
-            ready.result(timeout=timeout)
-        except grpc.FutureTimeoutError:
-            ready.cancel()
-            return ProbeResult(candidate, (), None, f"not connected within {timeout * 1000:.0f} ms")
-        stub = health_pb2_grpc.HealthStub(channel)
-        request = health_pb2.HealthCheckRequest(service=service)
-        for _ in range(samples):
-            started = time.perf_counter()
-            try:
-                response = stub.Check(request, timeout=timeout)
-            except grpc.RpcError as exc:
-                error = error or _describe(exc)
-                continue
-            elapsed = (time.perf_counter() - started) * 1000.0
-            if response.status != health_pb2.HealthCheckResponse.SERVING:
-                status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
-                error = error or f"health status {status}"
-                continue
-            taken.append(elapsed)
+        taken, error = health_check(channel, samples=samples, timeout=timeout, service=service)
     finally:
         channel.close()
     median = statistics.median(taken) if taken else None
-    return ProbeResult(candidate, tuple(taken), median, error)
+    return ProbeResult(candidate, taken, median, error)
 
 
 def probe(

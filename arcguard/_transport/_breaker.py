@@ -3,14 +3,21 @@
 States::
 
     CLOSED --(threshold consecutive failures)--> OPEN
-    OPEN   --(backoff elapsed; one trial call allowed)--> HALF_OPEN
+    OPEN   --(backoff elapsed, or try_now(); one trial call allowed)--> HALF_OPEN
     HALF_OPEN --(trial succeeds)--> CLOSED
     HALF_OPEN --(trial fails)--> OPEN with the next, longer backoff
 
 The backoff grows exponentially from ``base_backoff`` by ``multiplier`` per
-failed trial, up to ``max_backoff``, and is shortened by a random fraction of
-up to ``jitter`` so that many processes do not retry in lock step (the
-"exponential backoff with jitter" of gRPC's connection-backoff.md).
+failed trial, up to ``max_backoff`` (2 s: the endpoint is retried every few
+seconds at most, however long it was down), and is shortened by a random
+fraction of up to ``jitter`` so that many processes do not retry in lock step
+(the "exponential backoff with jitter" of gRPC's connection-backoff.md).
+
+:meth:`CircuitBreaker.try_now` is how a health probe that saw the endpoint
+answer again ends the wait: the next call is the trial. If such a trial
+fails (healthy by its health check, failing its calls), the next
+:meth:`~CircuitBreaker.try_now` waits for the backoff, so a probe cannot
+turn the breaker into a stream of failing trials.
 
 While open, :meth:`CircuitBreaker.allow` is a clock read and a comparison, so
 a caller fails in microseconds instead of waiting for a deadline.
@@ -41,8 +48,8 @@ DEFAULT_FAILURE_THRESHOLD = 3
 DEFAULT_BASE_BACKOFF = 0.5
 #: Growth of the open period per failed trial.
 DEFAULT_MULTIPLIER = 2.0
-#: Longest open period, seconds.
-DEFAULT_MAX_BACKOFF = 30.0
+#: Longest open period, seconds (a health probe usually ends it sooner).
+DEFAULT_MAX_BACKOFF = 2.0
 #: Fraction of the open period that may be cut at random.
 DEFAULT_JITTER = 0.2
 
@@ -126,6 +133,8 @@ class CircuitBreaker:
         self._openings = 0  # consecutive openings without a success, for the backoff
         self._open_until = 0.0
         self._trial_deadline = 0.0
+        self._probe_trial = False  # the trial in flight was let through by try_now()
+        self._probe_trial_failed = False  # ... and it failed
 
     @property
     def state(self) -> BreakerState:
@@ -169,6 +178,32 @@ class CircuitBreaker:
                 return False
             return True
 
+    def try_now(self) -> bool:
+        """The endpoint answers again (a health probe said so): let the next call
+        through as the trial instead of waiting for the backoff.
+
+        Returns whether the wait was ended; not when the circuit is not open,
+        and not when the last trial let through this way failed and its
+        backoff has not elapsed yet.
+        """
+        now = self._clock()
+        with self._lock:
+            if not self._may_try(now):
+                return False
+            self._open_until = now
+            self._probe_trial = True
+            return True
+
+    def may_try_now(self) -> bool:
+        """Whether :meth:`try_now` would end the wait now (a probe checks
+        before it does any work)."""
+        return self._may_try(self._clock())
+
+    def _may_try(self, now: float) -> bool:
+        if self._state != OPEN:
+            return False
+        return not (self._probe_trial_failed and now < self._open_until)
+
     def record_success(self) -> None:
         """A call succeeded: close the circuit and reset the counts."""
         if self._state == CLOSED and self._failures == 0:
@@ -177,12 +212,16 @@ class CircuitBreaker:
             self._state = CLOSED
             self._failures = 0
             self._openings = 0
+            self._probe_trial = self._probe_trial_failed = False
 
     def record_failure(self) -> bool:
         """A call failed. Returns True if this failure opened the circuit."""
         now = self._clock()
         with self._lock:
             if self._state == HALF_OPEN or self._state == OPEN:
+                if self._state == HALF_OPEN:
+                    self._probe_trial_failed = self._probe_trial
+                    self._probe_trial = False
                 self._open(now)
                 return True
             self._failures += 1

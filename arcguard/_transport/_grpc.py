@@ -1,5 +1,7 @@
 """The gRPC transport: the SDK's only module that touches grpc.
 
+Settings, channel options and keepalive: :mod:`._settings`.
+
 Channels
     One sync channel (for :meth:`GrpcTransport.decide` and reports) and one
     ``grpc.aio`` channel per event loop (for :meth:`GrpcTransport.adecide`) per
@@ -8,16 +10,6 @@ Channels
     the parent's channels without touching them and builds its own, since
     gRPC's core threads do not survive a fork.
 
-Keepalive (grpc/doc/keepalive.md, gRFC A8 client-side keepalive)
-    ``grpc.keepalive_time_ms`` 30 s: ping an idle connection so that a dead
-    peer or a NAT/LB idle timeout is noticed before a request needs it;
-    ``grpc.keepalive_timeout_ms`` 10 s: drop the connection when a ping is not
-    answered; ``grpc.keepalive_permit_without_calls`` 1 and
-    ``grpc.http2.max_pings_without_data`` 0: keep pinging between requests
-    (the decide service sets ``grpc.http2.min_recv_ping_interval_without_data_ms``
-    below 30 s and permits pings without calls, so it does not answer these
-    pings with GOAWAY "too_many_pings").
-
 Deadlines and errors
     Every call carries a deadline (default 20 ms) and ``authorization: Bearer``
     metadata. ``grpc.RpcError`` is translated here: DEADLINE_EXCEEDED ->
@@ -25,11 +17,19 @@ Deadlines and errors
     UNAUTHENTICATED -> :class:`Unauthenticated`, anything else and a malformed
     answer (wrong number of results, unknown codes) -> :class:`TransportError`.
 
-Circuit breaker
+Circuit breaker and recovery
     One per target. Timeouts, UNAVAILABLE and other server-side failures count;
     after ``failure_threshold`` in a row the circuit opens and calls raise
     :class:`Unavailable` at once (microseconds) until a trial call succeeds. An
-    endpoint selector, when given, hears of every success and failure.
+    endpoint selector, when given, hears of every success and failure. While
+    a circuit is open, a :class:`~._recovery.RecoveryProbe` checks the
+    target's health off the request path on a fresh channel; when it answers,
+    that connected channel becomes the target's channel (the old one may be in
+    gRPC's reconnect backoff, which would fail the trial) and the next call is
+    the breaker's trial: calls succeed again within about ``recovery_interval``
+    of the service answering health. (Each channel has its own subchannel
+    pool: with gRPC's global one, a fresh channel would share the old one's
+    connection and its backoff.)
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
@@ -50,7 +50,6 @@ import grpc.aio
 from .._endpoint.address import is_loopback_target
 from .._engine import EngineDecision, RuleOutcome
 from .._exceptions import (
-    ConfigurationError,
     TransportError,
     TransportTimeout,
     Unauthenticated,
@@ -58,8 +57,18 @@ from .._exceptions import (
 )
 from .._proto import decide_pb2 as pb
 from ._base import RawResult, Transport
-from ._breaker import BreakerSettings, CircuitBreaker
-from ._reporter import Reporter, ReporterSettings
+from ._breaker import CircuitBreaker
+from ._recovery import RecoveryProbe
+from ._reporter import Reporter
+from ._settings import (
+    DEFAULT_KEEPALIVE_TIME,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_MESSAGE_SIZE,
+    DEFAULT_REPORT_TIMEOUT,
+    DEFAULT_TIMEOUT,
+    GrpcTransportSettings,
+    channel_options,
+)
 from ._wire import (
     CODE_ERROR,
     details_to_proto,
@@ -89,17 +98,6 @@ __all__ = [
 
 logger = logging.getLogger("arcguard.transport")
 
-#: Seconds a Decide call may take.
-DEFAULT_TIMEOUT = 0.020
-#: Seconds a Report call may take (off the request path).
-DEFAULT_REPORT_TIMEOUT = 2.0
-#: Seconds between keepalive pings on an idle connection.
-DEFAULT_KEEPALIVE_TIME = 30.0
-#: Seconds a keepalive ping may go unanswered before the connection is dropped.
-DEFAULT_KEEPALIVE_TIMEOUT = 10.0
-#: Largest message sent or received, bytes.
-DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
-
 DECIDE_METHOD = "/arcguard.decide.v1.DecideService/Decide"
 REPORT_METHOD = "/arcguard.decide.v1.DecideService/Report"
 
@@ -127,128 +125,8 @@ class TargetSource(Protocol):
     def report_failure(self, target: str, *, circuit_open: bool = False) -> None: ...
 
 
-def _env_float(environ: Mapping[str, str], name: str, default: float, scale: float = 1.0) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw) * scale
-    except ValueError:
-        raise ConfigurationError(f"{name}: expected a number, got {raw!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class GrpcTransportSettings:
-    """How the SDK talks to the decide service.
-
-    Attributes:
-        key: the API key, sent as ``authorization: Bearer <key>``; None sends none.
-        timeout: seconds a Decide call may take (the deadline).
-        report_timeout: seconds a Report call may take.
-        tls: True for TLS, False for plaintext, None for "plaintext only to
-            loopback targets, TLS otherwise".
-        root_certificates: PEM roots to verify the service (None: the system's).
-        server_name: TLS name to verify instead of the target's host (tests).
-        keepalive_time / keepalive_timeout: see the module docstring.
-        max_message_size: largest message sent or received, bytes.
-        typed_reasons: ask the service to fill typed reasons too.
-        breaker: the circuit-breaker options.
-        reporter: the background reporter's options.
-
-    Raises:
-        ConfigurationError: on an out-of-range value.
-    """
-
-    key: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    report_timeout: float = DEFAULT_REPORT_TIMEOUT
-    tls: bool | None = None
-    root_certificates: bytes | None = None
-    server_name: str | None = None
-    keepalive_time: float = DEFAULT_KEEPALIVE_TIME
-    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
-    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
-    typed_reasons: bool = False
-    breaker: BreakerSettings = field(default_factory=BreakerSettings)
-    reporter: ReporterSettings = field(default_factory=ReporterSettings)
-
-    def __post_init__(self) -> None:
-        if not 0 < self.timeout <= 60 or not 0 < self.report_timeout <= 60:
-            raise ConfigurationError("timeout and report_timeout must be in (0, 60] seconds")
-        if self.keepalive_time < 1 or self.keepalive_timeout <= 0:
-            raise ConfigurationError("keepalive_time must be >= 1 s, keepalive_timeout > 0")
-        if self.max_message_size < 1024:
-            raise ConfigurationError("max_message_size must be at least 1024 bytes")
-        if self.key is not None and (not self.key or any(c in self.key for c in "\r\n")):
-            raise ConfigurationError("the API key must be a non-empty single line")
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str], *, key: str | None = None, timeout: float | None = None
-    ) -> GrpcTransportSettings:
-        """Settings from ``ARCGUARD_*`` variables; explicit arguments win.
-
-        ``ARCGUARD_KEY``, ``ARCGUARD_TIMEOUT_MS``, ``ARCGUARD_TLS`` (``1``/``0``),
-        ``ARCGUARD_CA_FILE`` (PEM roots), ``ARCGUARD_TLS_SERVER_NAME``.
-
-        Raises:
-            ConfigurationError: on a malformed value or an unreadable CA file.
-        """
-        tls_raw = environ.get("ARCGUARD_TLS", "").strip().lower()
-        tls: bool | None
-        if tls_raw in ("", "auto"):
-            tls = None
-        elif tls_raw in ("1", "true", "yes", "on"):
-            tls = True
-        elif tls_raw in ("0", "false", "no", "off"):
-            tls = False
-        else:
-            raise ConfigurationError(f"ARCGUARD_TLS: expected 1, 0 or auto, got {tls_raw!r}")
-        roots = None
-        ca = environ.get("ARCGUARD_CA_FILE")
-        if ca:
-            try:
-                with open(ca, "rb") as f:
-                    roots = f.read()
-            except OSError as exc:
-                raise ConfigurationError(f"ARCGUARD_CA_FILE: cannot read {ca}: {exc}") from exc
-        return cls(
-            key=key if key is not None else (environ.get("ARCGUARD_KEY") or None),
-            timeout=timeout
-            if timeout is not None
-            else _env_float(environ, "ARCGUARD_TIMEOUT_MS", DEFAULT_TIMEOUT, 0.001),
-            tls=tls,
-            root_certificates=roots,
-            server_name=environ.get("ARCGUARD_TLS_SERVER_NAME") or None,
-        )
-
-
-def channel_options(settings: GrpcTransportSettings) -> list[tuple[str, Any]]:
-    """The channel arguments the transport uses (see the module docstring)."""
-    opts: list[tuple[str, Any]] = [
-        ("grpc.keepalive_time_ms", int(settings.keepalive_time * 1000)),
-        ("grpc.keepalive_timeout_ms", int(settings.keepalive_timeout * 1000)),
-        ("grpc.keepalive_permit_without_calls", 1),
-        ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.max_send_message_length", settings.max_message_size),
-        ("grpc.max_receive_message_length", settings.max_message_size),
-        # Reconnect quickly after the service restarts (default starts at 1 s
-        # and grows to 120 s, far beyond the breaker's own backoff).
-        ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.min_reconnect_backoff_ms", 100),
-        ("grpc.max_reconnect_backoff_ms", 5000),
-    ]
-    if settings.server_name:
-        opts.append(("grpc.ssl_target_name_override", settings.server_name))
-    return opts
-
-
 def _identity(b: bytes) -> bytes:
     return b
-
-
-class _Unary(Protocol):
-    def __call__(self, request: bytes, *, timeout: float, metadata: Any) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -262,6 +140,8 @@ class _SyncChannel:
 class _AioChannel:
     channel: grpc.aio.Channel
     decide: Any
+    #: the target's channel generation it was built in (see GrpcTransport._recovered)
+    generation: int
 
 
 class GrpcTransport(Transport):
@@ -328,6 +208,12 @@ class GrpcTransport(Transport):
         self._breakers: dict[str, CircuitBreaker] = {}
         # Per target, its breaker and sync Decide stub: one lookup per call.
         self._routes: dict[str, tuple[CircuitBreaker, Callable[..., pb.DecideResponse]]] = {}
+        # Per target, bumped when recovery replaces its channels: an asyncio
+        # channel of an older generation is replaced on its loop's next call.
+        self._generations: dict[str, int] = {}
+        self._recovery = RecoveryProbe(
+            self._new_channel, self._recovered, interval=self.settings.recovery_interval
+        )
 
     def _target_changed(self, change: Any) -> None:
         """The selector moved to another endpoint (fail-over or fail-back).
@@ -368,6 +254,31 @@ class GrpcTransport(Transport):
             return grpc.ssl_channel_credentials(root_certificates=self.settings.root_certificates)
         return None
 
+    def _new_channel(self, target: str) -> grpc.Channel:
+        """A new sync channel to ``target`` with the transport's options and credentials."""
+        creds = self._credentials(target)
+        if creds is not None:
+            return grpc.secure_channel(target, creds, options=self._options)
+        return grpc.insecure_channel(target, options=self._options)
+
+    @staticmethod
+    def _stubs(channel: grpc.Channel) -> _SyncChannel:
+        return _SyncChannel(
+            channel,
+            channel.unary_unary(
+                DECIDE_METHOD,
+                request_serializer=_identity,
+                response_deserializer=pb.DecideResponse.FromString,
+                _registered_method=True,
+            ),
+            channel.unary_unary(
+                REPORT_METHOD,
+                request_serializer=_identity,
+                response_deserializer=pb.ReportResponse.FromString,
+                _registered_method=True,
+            ),
+        )
+
     def _sync_channel(self, target: str) -> _SyncChannel:
         ch = self._sync.get(target)
         if ch is not None:
@@ -375,29 +286,22 @@ class GrpcTransport(Transport):
         with self._lock:
             ch = self._sync.get(target)
             if ch is None:
-                creds = self._credentials(target)
-                channel = (
-                    grpc.secure_channel(target, creds, options=self._options)
-                    if creds is not None
-                    else grpc.insecure_channel(target, options=self._options)
-                )
-                ch = _SyncChannel(
-                    channel,
-                    channel.unary_unary(
-                        DECIDE_METHOD,
-                        request_serializer=_identity,
-                        response_deserializer=pb.DecideResponse.FromString,
-                        _registered_method=True,
-                    ),
-                    channel.unary_unary(
-                        REPORT_METHOD,
-                        request_serializer=_identity,
-                        response_deserializer=pb.ReportResponse.FromString,
-                        _registered_method=True,
-                    ),
-                )
-                self._sync[target] = ch
+                ch = self._sync[target] = self._stubs(self._new_channel(target))
         return ch
+
+    def _recovered(self, target: str, channel: grpc.Channel) -> None:
+        """The recovery probe found ``target`` healthy on ``channel`` (connected):
+        it becomes the target's sync channel, and asyncio channels are renewed."""
+        with self._lock:
+            if self._closed or self._pid != os.getpid():
+                channel.close()
+                return
+            old = self._sync.get(target)
+            self._sync[target] = self._stubs(channel)
+            self._routes.pop(target, None)
+            self._generations[target] = self._generations.get(target, 0) + 1
+        if old is not None:
+            _close_later(old.channel, self._timeout)
 
     def _aio_channel(self, target: str) -> _AioChannel:
         loop = asyncio.get_running_loop()
@@ -405,7 +309,10 @@ class GrpcTransport(Transport):
         if per_loop is None:
             per_loop = self._aio.setdefault(loop, {})
         ch = per_loop.get(target)
-        if ch is None:
+        generation = self._generations.get(target, 0)
+        if ch is None or ch.generation != generation:
+            if ch is not None:  # renewed by recovery; calls in flight may finish
+                _close_aio_later(ch.channel, self._timeout)
             creds = self._credentials(target)
             channel = (
                 grpc.aio.secure_channel(target, creds, options=self._options)
@@ -419,6 +326,7 @@ class GrpcTransport(Transport):
                     request_serializer=_identity,
                     response_deserializer=pb.DecideResponse.FromString,
                 ),
+                generation,
             )
             per_loop[target] = ch
         return ch
@@ -490,7 +398,13 @@ class GrpcTransport(Transport):
             f"(next try in {breaker.retry_in():.2f}s)"
         )
 
-    def _failed(self, target: str, breaker: CircuitBreaker, exc: grpc.RpcError) -> TransportError:
+    def _failed(self, target: str, breaker: CircuitBreaker, exc: Exception) -> TransportError:
+        """The error a failed call raises; a service-side failure counts for the
+        breaker (and the selector), and an opening starts the recovery probe."""
+        if not isinstance(exc, grpc.RpcError):
+            # ValueError / grpc.aio.UsageError: the channel was closed under the
+            # call (the transport closing, or a fail-over): not the service's fault.
+            return Unavailable(f"decide service {target}: channel closed: {exc}")
         code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
         details = exc.details() if hasattr(exc, "details") else ""
         if code in _FAILURES:
@@ -499,6 +413,7 @@ class GrpcTransport(Transport):
                 self._selector.report_failure(target, circuit_open=opened)
             if opened:
                 logger.warning("decide service %s: circuit opened (%s)", target, code.name)
+                self._recovery.watch(target, breaker)
         text = f"decide service {target}: {code.name}: {details}"
         if code is grpc.StatusCode.DEADLINE_EXCEEDED:
             return TransportTimeout(text)
@@ -512,6 +427,21 @@ class GrpcTransport(Transport):
         breaker.record_success()
         if self._selector is not None:
             self._selector.report_success(target)
+
+    # decide() and adecide() share everything but the I/O: the fork check and
+    # the breaker (_admit), the request bytes (_request), the error
+    # translation (_failed) and the answer (_answered). Each only finds its
+    # channel's stub and makes the call, blocking or awaited.
+
+    def _admit(self, target: str, breaker: CircuitBreaker) -> None:
+        if not breaker.allow():
+            raise self._refused(target, breaker)
+
+    def _answered(
+        self, target: str, breaker: CircuitBreaker, resp: pb.DecideResponse, n: int
+    ) -> EngineDecision:
+        self._succeeded(target, breaker)
+        return self._answer(resp, n)
 
     def decide(
         self,
@@ -534,17 +464,13 @@ class GrpcTransport(Transport):
         target = self._fixed if self._fixed is not None else self._target()
         route = self._routes.get(target)
         breaker, stub = route if route is not None else self._route(target)
-        if not breaker.allow():
-            raise self._refused(target, breaker)
+        self._admit(target, breaker)
         payload, n = self._request(details, rules, requested, local)
         try:
             resp = stub(payload, timeout=self._timeout, metadata=self._metadata)
-        except grpc.RpcError as exc:
+        except (grpc.RpcError, ValueError) as exc:
             raise self._failed(target, breaker, exc) from exc
-        breaker.record_success()
-        if self._selector is not None:
-            self._selector.report_success(target)
-        return self._answer(resp, n)
+        return self._answered(target, breaker, resp, n)
 
     async def adecide(
         self,
@@ -559,16 +485,14 @@ class GrpcTransport(Transport):
             self._check_fork()
         target = self._target()
         breaker = self.breaker(target)
-        if not breaker.allow():
-            raise self._refused(target, breaker)
+        self._admit(target, breaker)
         payload, n = self._request(details, rules, requested, local)
         stub = self._aio_channel(target).decide
         try:
             resp = await stub(payload, timeout=self._timeout, metadata=self._metadata)
-        except grpc.RpcError as exc:
+        except (grpc.RpcError, grpc.aio.UsageError) as exc:
             raise self._failed(target, breaker, exc) from exc
-        self._succeeded(target, breaker)
-        return self._answer(resp, n)
+        return self._answered(target, breaker, resp, n)
 
     # -- reports ----------------------------------------------------------------
 
@@ -607,7 +531,7 @@ class GrpcTransport(Transport):
                 timeout=self.settings.report_timeout,
                 metadata=self._metadata,
             )
-        except grpc.RpcError as exc:
+        except (grpc.RpcError, ValueError) as exc:
             raise self._failed(target, breaker, exc) from exc
         self._succeeded(target, breaker)
 
@@ -622,6 +546,7 @@ class GrpcTransport(Transport):
         if self._pid != os.getpid():
             self._reset(os.getpid())
             return
+        self._recovery.close()
         with self._lock:
             self._routes = {}
             sync, self._sync = self._sync, {}
@@ -663,3 +588,22 @@ def _close_aio_channel(loop: asyncio.AbstractEventLoop, channel: grpc.aio.Channe
         asyncio.run_coroutine_threadsafe(channel.close(), loop)
     else:
         loop.run_until_complete(channel.close())
+
+
+def _close_later(channel: grpc.Channel, timeout: float) -> None:
+    """Closes a replaced sync channel once calls that may still use it are over
+    (closing it at once would cancel them)."""
+    t = threading.Timer(max(1.0, 2 * timeout), channel.close)
+    t.daemon = True
+    t.start()
+
+
+_closing: set[asyncio.Task[None]] = set()  # referenced until done (asyncio keeps weak ones)
+
+
+def _close_aio_later(channel: grpc.aio.Channel, timeout: float) -> None:
+    """Closes a replaced asyncio channel of the running loop, letting calls in
+    flight finish first (``grace``)."""
+    task = asyncio.get_running_loop().create_task(channel.close(grace=max(1.0, 2 * timeout)))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)

@@ -88,7 +88,7 @@ def test_failed_trial_reopens_with_exponential_backoff_up_to_the_cap() -> None:
 def test_jitter_only_shortens_the_period_within_its_fraction() -> None:
     clock = Clock()
     b = CircuitBreaker(
-        BreakerSettings(base_backoff=10.0, jitter=0.2),
+        BreakerSettings(base_backoff=10.0, max_backoff=10.0, jitter=0.2),
         clock=clock,
         rng=random.Random(7),  # noqa: S311
     )
@@ -122,3 +122,43 @@ def test_a_lost_trial_is_replaced_after_another_backoff() -> None:
 def test_bad_settings_raise_value_error(kw: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         BreakerSettings(**kw)  # type: ignore[arg-type]
+
+
+def test_the_default_backoff_is_capped_at_a_few_seconds() -> None:
+    b, clock = make()  # the default settings, without jitter
+    for _ in range(3):
+        b.record_failure()
+    waits = []
+    for _ in range(12):  # the endpoint stays down: every trial fails
+        waits.append(b.retry_in())
+        clock.t += b.retry_in()
+        assert b.allow()
+        b.record_failure()
+    assert waits[:3] == [0.5, 1.0, 2.0]
+    assert max(waits) <= 2.0
+
+
+def test_try_now_lets_the_next_call_through_as_the_trial() -> None:
+    b, clock = make(base_backoff=10.0, max_backoff=10.0)
+    for _ in range(3):
+        b.record_failure()
+    assert not b.allow()
+    assert b.try_now() is True
+    assert b.allow() is True  # the trial
+    assert b.allow() is False  # one at a time
+    b.record_success()
+    assert b.state == "closed"
+    assert b.try_now() is False  # nothing to end when closed
+
+
+def test_after_a_failed_probe_trial_try_now_waits_for_the_backoff() -> None:
+    b, clock = make(base_backoff=1.0, max_backoff=2.0)
+    for _ in range(3):
+        b.record_failure()
+    assert b.try_now() and b.allow()
+    b.record_failure()  # healthy by its health check, yet the call failed
+    assert b.try_now() is False
+    assert b.allow() is False
+    clock.t += b.retry_in()
+    assert b.try_now() is True
+    assert b.allow() is True
