@@ -420,7 +420,9 @@ def details_from_wsgi(
     raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw_uri:
         path = raw_uri.split("?", 1)[0]
-        if "://" in path:  # absolute-form request target
+        # Absolute-form (RFC 9112 3.2.2) starts with a scheme; a "://" later in
+        # an origin-form path is part of the path.
+        if not path.startswith("/") and "://" in path:
             path = "/" + path.split("://", 1)[1].partition("/")[2]
     else:
         path_info = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")

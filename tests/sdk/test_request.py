@@ -57,6 +57,20 @@ def test_wsgi_prefers_the_raw_uri_when_the_server_gives_one() -> None:
     assert details_from_wsgi(env).path == "/a%2Fb"
 
 
+def test_a_path_containing_a_url_is_kept_whole() -> None:
+    # Only a target that starts with a scheme is absolute-form (RFC 9112 3.2.2);
+    # cutting at any "://" hid the rest of the path from the rules.
+    env = environ()
+    env["RAW_URI"] = "/get/https://example.com/../../etc/passwd?x=1"
+    assert details_from_wsgi(env).path == "/get/https://example.com/../../etc/passwd"
+
+
+def test_an_absolute_form_target_gives_its_path() -> None:
+    env = environ()
+    env["RAW_URI"] = "http://example.com/a/b?x=1"
+    assert details_from_wsgi(env).path == "/a/b"
+
+
 def test_untrusted_forwarded_for_is_ignored() -> None:
     policy = ProxyPolicy.build(["10.0.0.0/8"])
     s = scope("198.51.100.7", [(b"x-forwarded-for", b"1.2.3.4")])
